@@ -1,0 +1,69 @@
+"""start_refresh_ticket: start a ticket's workflow exactly once, findable from the start."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from domain import search_attributes as sa
+from domain.refresh import WORKFLOW_TYPE, RefreshTicketInput, StartResult, StartTicket, workflow_id
+from store.tables import RefreshConfig, SupportTeam
+
+
+def initial_search_attributes(t: RefreshTicketInput) -> TypedSearchAttributes:
+    status = "pending_ordering" if t.style == "no_customer" else "pending_invite"
+    pairs = [
+        SearchAttributePair(sa.REFRESH_STATUS, status),
+        SearchAttributePair(sa.SUPPORT_TEAM, t.support_team),
+        SearchAttributePair(sa.REFRESH_STYLE, t.style),
+        SearchAttributePair(sa.CONFIG_ID, t.config_id),
+        SearchAttributePair(sa.EXISTING_SERIAL, t.existing_system.serial),
+    ]
+    if t.batch_id:
+        pairs.append(SearchAttributePair(sa.BATCH_ID, t.batch_id))
+    if t.replacement_system:
+        pairs.append(SearchAttributePair(sa.REPLACEMENT_SERIAL, t.replacement_system.serial))
+    return TypedSearchAttributes(pairs)
+
+
+def check_references(db: Session, t: RefreshTicketInput) -> None:
+    """Refuse a ticket whose config or team does not exist, before any workflow starts."""
+    if db.get(RefreshConfig, t.config_id) is None:
+        raise ApplicationError(
+            f"unknown refresh config '{t.config_id}'", type="UnknownReference", non_retryable=True
+        )
+    if db.get(SupportTeam, t.support_team) is None:
+        raise ApplicationError(
+            f"unknown support team '{t.support_team}'", type="UnknownReference", non_retryable=True
+        )
+
+
+async def start_ticket(client: Client, task_queue: str, t: RefreshTicketInput) -> StartResult:
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            t,
+            id=workflow_id(t.ticket_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=initial_search_attributes(t),
+        )
+    except WorkflowAlreadyStartedError:
+        return StartResult(ticket_id=t.ticket_id, started=False)
+    return StartResult(ticket_id=t.ticket_id, started=True)
+
+
+class TicketStartActivities:
+    def __init__(self, client: Client, task_queue: str, sessions: sessionmaker[Session]) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.sessions = sessions
+
+    @activity.defn(name="start_refresh_ticket")
+    async def start_refresh_ticket(self, req: StartTicket) -> StartResult:
+        with self.sessions() as db:
+            check_references(db, req.ticket)
+        return await start_ticket(self.client, self.task_queue, req.ticket)

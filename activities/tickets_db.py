@@ -1,0 +1,176 @@
+"""Database activities of a ticket: its reference data, its projection, its slot booking.
+
+Plain sync functions run in the worker's thread pool: SQLAlchemy sessions are synchronous
+and short, and the pool keeps them off the event loop that polls Temporal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.activity_requests import (
+    BookSlotRequest,
+    LoadTicketContext,
+    ProjectTicket,
+    RecordEvent,
+    ReleaseSlotRequest,
+)
+from domain.business_calendar import BusinessCalendar
+from domain.holiday_dates import closed_dates_for
+from domain.refresh import BookedSlot, ConfigView, TeamView, TicketContext
+from store import slots as slot_rules
+from store.tables import Audit, CalendarConfig, Event, RefreshConfig, SupportTeam, Ticket
+
+
+def load_calendar(db: Session, today: date) -> BusinessCalendar:
+    """The business calendar with explicit closed dates: replay never depends on `holidays`."""
+    cfg = db.get(CalendarConfig, 1)
+    if cfg is None:
+        raise ApplicationError("no calendar loaded: run `deskflow load` first", non_retryable=True)
+    closed = closed_dates_for(
+        cfg.country_holidays,
+        None,
+        range(today.year - 1, today.year + 3),
+        [date.fromisoformat(str(d)) for d in cfg.closed_days or []],
+    )
+    return BusinessCalendar(
+        timezone=cfg.timezone,
+        day_start=time.fromisoformat(cfg.business_start),
+        day_end=time.fromisoformat(cfg.business_end),
+        closed_dates=closed,
+    )
+
+
+def config_view(cfg: RefreshConfig) -> ConfigView:
+    return ConfigView(
+        id=cfg.id,
+        name=cfg.name,
+        org=cfg.org,
+        requires_approval=cfg.requires_approval,
+        approvers=cfg.approvers or [],
+        options=cfg.options or {},
+        approved_models=cfg.approved_models or [],
+        proposed_models=cfg.proposed_models or {},
+        peripheral_bundle=cfg.peripheral_bundle or [],
+        peripheral_catalog=cfg.peripheral_catalog or [],
+        software_catalog=cfg.software_catalog or [],
+        unit_location=cfg.unit_location,
+        prestage_group=cfg.prestage_group,
+    )
+
+
+class TicketDbActivities:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name="load_ticket_context")
+    def load_ticket_context(self, req: LoadTicketContext) -> TicketContext:
+        with self.sessions() as db:
+            cfg = db.get(RefreshConfig, req.config_id)
+            team = db.get(SupportTeam, req.team_id)
+            if cfg is None or team is None:
+                missing = "refresh config" if cfg is None else "support team"
+                raise ApplicationError(
+                    f"unknown {missing} '{req.config_id if cfg is None else req.team_id}'",
+                    type="UnknownReference",
+                )
+            return TicketContext(
+                config=config_view(cfg),
+                team=TeamView(
+                    id=team.id,
+                    name=team.name,
+                    slack_channel=team.slack_channel,
+                    default_location=team.default_location or "",
+                ),
+                calendar=load_calendar(db, datetime.now(UTC).date()),
+            )
+
+    @activity.defn(name="project_ticket")
+    def project_ticket(self, req: ProjectTicket) -> None:
+        """Upsert the ticket's row and append the audits not written yet."""
+        s = req.state
+        now = datetime.now(UTC)
+        with self.sessions.begin() as db:
+            row = db.get(Ticket, s.ticket_id)
+            if row is None:
+                row = Ticket(ticket_id=s.ticket_id, created_at=s.created_at)
+                db.add(row)
+            row.config_id = s.config_id
+            row.batch_id = s.batch_id
+            row.style = s.style
+            row.status = s.status.value
+            row.support_team = s.support_team
+            row.user_uniqname = s.user.uniqname
+            row.user_email = str(s.user.email)
+            row.user_name = s.user.name
+            row.delegate_email = str(s.delegate.email) if s.delegate else None
+            row.existing_serial = s.existing_system.serial
+            row.replacement_serial = s.replacement_system.serial if s.replacement_system else None
+            row.tdx_ticket_id = s.tdx.ticket_id
+            row.day1 = s.day1
+            row.slot_id = s.slot.slot_id if s.slot and s.slot.slot_id else None
+            row.state = s.model_dump(mode="json")
+            row.updated_at = now
+            written = set(db.scalars(select(Audit.seq).where(Audit.ticket_id == s.ticket_id)).all())
+            for a in s.audits:
+                if a.seq not in written:
+                    db.add(
+                        Audit(
+                            ticket_id=s.ticket_id,
+                            seq=a.seq,
+                            at=a.at,
+                            actor=a.actor,
+                            action=a.action,
+                            from_status=a.from_status,
+                            to_status=a.to_status,
+                            detail={"text": a.detail},
+                        )
+                    )
+
+    @activity.defn(name="record_event")
+    def record_event(self, req: RecordEvent) -> None:
+        try:
+            with self.sessions.begin() as db:
+                db.add(
+                    Event(
+                        key=req.key,
+                        ticket_id=req.ticket_id,
+                        kind=req.kind,
+                        at=req.at,
+                        detail=req.detail,
+                    )
+                )
+        except IntegrityError:
+            pass  # an earlier attempt recorded it
+
+    @activity.defn(name="book_slot")
+    def book_slot(self, req: BookSlotRequest) -> BookedSlot:
+        with self.sessions() as db:
+            try:
+                booking = slot_rules.book_slot(
+                    db,
+                    slot_id=req.slot_id,
+                    ticket_id=req.ticket_id,
+                    team_id=req.team_id,
+                    now=req.now,
+                )
+            except slot_rules.SlotUnavailable as e:
+                raise ApplicationError(str(e), type="SlotUnavailable", non_retryable=True) from e
+            slot = booking.slot
+            return BookedSlot(
+                slot_id=slot.id,
+                start=slot.start_at,
+                end=slot.end_at,
+                location=slot.location,
+            )
+
+    @activity.defn(name="release_slot")
+    def release_slot(self, req: ReleaseSlotRequest) -> None:
+        with self.sessions() as db:
+            slot_rules.release_booking(db, ticket_id=req.ticket_id, reason=req.reason)

@@ -1,0 +1,117 @@
+"""What a customer, approver or staff member may ask of a ticket, per style and options.
+
+Pure functions shared by the workflow's update validators (so a bad request leaves no
+trace in history) and the web app (so the error is shown next to the field at fault).
+"""
+
+from __future__ import annotations
+
+from domain.refresh import (
+    ConfigView,
+    DeviceChoice,
+    ProvideLocation,
+    ShippingAddress,
+    TicketEdit,
+    TicketState,
+    WizardSubmission,
+)
+
+
+class RuleViolation(ValueError):
+    """A request the rules refuse; `field` names the form field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def check_location(
+    state: TicketState, location: str | None, shipping: ShippingAddress | None
+) -> None:
+    """The location page: what each style requires."""
+    if state.style == "remote" and shipping is None:
+        raise RuleViolation("shipping_address", "a shipping address is required for @home refresh")
+    if state.style == "on_prem" and not (location or "").strip():
+        raise RuleViolation("location", "enter the building and room of the computer")
+    if state.style == "unit_location" and location and location != state.unit_location:
+        raise RuleViolation(
+            "location", f"this refresh takes place at {state.unit_location}; it cannot be changed"
+        )
+
+
+def check_device(state: TicketState, config: ConfigView, device: DeviceChoice) -> None:
+    """The device page: proposed model, another approved model, or 'none is adequate'."""
+    opts = config.options
+    existing = state.existing_system.platform
+    proposed = config.proposed_models.get(device.platform)
+    if device.none_adequate:
+        if not (opts.can_customize_computer or opts.can_request_different_device):
+            raise RuleViolation("device", "this refresh does not allow requesting another device")
+        return
+    if device.platform != existing and not opts.can_customize_platform:
+        raise RuleViolation("device.platform", f"this refresh keeps the {existing} platform")
+    if device.model == proposed:
+        return
+    if not opts.can_customize_computer:
+        raise RuleViolation(
+            "device.model", f"this refresh provides the proposed model {proposed or '(none set)'}"
+        )
+    approved = {
+        m.model
+        for m in config.approved_models
+        if m.org == config.org and m.platform == device.platform
+    }
+    if device.model not in approved:
+        raise RuleViolation(
+            "device.model",
+            f"{device.model} is not an approved {device.platform} model for {config.org}",
+        )
+
+
+def check_peripherals(config: ConfigView, peripherals: list[str]) -> None:
+    if config.options.can_customize_peripherals:
+        allowed = set(config.peripheral_catalog) | set(config.peripheral_bundle)
+        unknown = [p for p in peripherals if p not in allowed]
+        if unknown:
+            raise RuleViolation(
+                "peripherals", f"not approved for {config.org}: {', '.join(unknown)}"
+            )
+    elif sorted(peripherals) != sorted(config.peripheral_bundle):
+        raise RuleViolation("peripherals", "this refresh provides the standard peripheral bundle")
+
+
+def check_software(config: ConfigView, software: list[str]) -> None:
+    if not software:
+        return
+    if not config.options.can_customize_software:
+        raise RuleViolation("software", "this refresh does not take software requests")
+    unknown = [s for s in software if s not in config.software_catalog]
+    if unknown:
+        raise RuleViolation("software", f"not in the software catalog: {', '.join(unknown)}")
+
+
+def check_wizard(state: TicketState, config: ConfigView, msg: WizardSubmission) -> None:
+    check_location(state, msg.location, msg.shipping_address)
+    if msg.device is not None:
+        check_device(state, config, msg.device)
+    if msg.peripherals is not None:
+        check_peripherals(config, msg.peripherals)
+    check_software(config, msg.software)
+
+
+def check_provide_location(state: TicketState, msg: ProvideLocation) -> None:
+    check_location(state, msg.location, msg.shipping_address)
+
+
+def check_edit(state: TicketState, config: ConfigView, msg: TicketEdit) -> None:
+    if msg.device is not None:
+        check_device(state, config, msg.device)
+    if msg.peripherals is not None:
+        check_peripherals(config, msg.peripherals)
+    if msg.software is not None:
+        check_software(config, msg.software)
+    if msg.shipping_address is not None and state.style != "remote":
+        raise RuleViolation("shipping_address", "only @home refreshes ship")
+    if msg.location is not None and state.style == "unit_location":
+        check_location(state, msg.location, None)

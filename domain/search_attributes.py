@@ -1,0 +1,23 @@
+"""The contract's custom search attributes: how operators find a ticket in the Web UI."""
+
+from temporalio.common import SearchAttributeKey
+
+REFRESH_STATUS = SearchAttributeKey.for_keyword("RefreshStatus")
+SUPPORT_TEAM = SearchAttributeKey.for_keyword("SupportTeam")
+REFRESH_STYLE = SearchAttributeKey.for_keyword("RefreshStyle")
+BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
+CONFIG_ID = SearchAttributeKey.for_keyword("ConfigId")
+EXISTING_SERIAL = SearchAttributeKey.for_keyword("ExistingSerial")
+REPLACEMENT_SERIAL = SearchAttributeKey.for_keyword("ReplacementSerial")
+DAY1 = SearchAttributeKey.for_datetime("Day1")
+
+ALL = (
+    REFRESH_STATUS,
+    SUPPORT_TEAM,
+    REFRESH_STYLE,
+    BATCH_ID,
+    CONFIG_ID,
+    EXISTING_SERIAL,
+    REPLACEMENT_SERIAL,
+    DAY1,
+)

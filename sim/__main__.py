@@ -1,0 +1,58 @@
+"""`python -m sim`: run the TDX, Slack and SMTP stand-ins until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from sim.app import SimServer
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sim", description="Local stand-ins for TDX, Slack and SMTP."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--http-port", type=int, default=8090)
+    parser.add_argument("--smtp-port", type=int, default=8025)
+    parser.add_argument("--tdx-window-seconds", type=float, default=60.0)
+    parser.add_argument("--tdx-limit", type=int, default=60, help="calls per window per method")
+    parser.add_argument("--tdx-create-limit", type=int, default=30, help="ticket creations")
+    parser.add_argument("--slack-per-second", type=float, default=1.0, help="per channel")
+    parser.add_argument("--log-level", default="info")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with SimServer(
+        host=args.host,
+        http_port=args.http_port,
+        smtp_port=args.smtp_port,
+        tdx_window_seconds=args.tdx_window_seconds,
+        tdx_limit=args.tdx_limit,
+        tdx_create_limit=args.tdx_create_limit,
+        slack_per_second=args.slack_per_second,
+        log_level=args.log_level,
+    ) as sim:
+        print("deskflow stand-ins running:", flush=True)
+        print(f"  TDX      {sim.tdx_base_url}", flush=True)
+        print(f"  Slack    {sim.slack_base_url}", flush=True)
+        print(f"  SMTP     {sim.smtp_host}:{sim.smtp_port}", flush=True)
+        print(f"  Mailbox  {sim.mailbox_url}", flush=True)
+        print(f"  Controls {sim.http_url}/_sim/docs", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        await stop.wait()
+    print("stand-ins stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(_serve(_parse(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""All stand-ins in one process: one HTTP server (TDX, Slack, mailbox) plus the SMTP server.
+
+`python -m sim` runs it for `make run` and demos; tests use `SimServer`, which starts the same
+thing inside the test's event loop on free ports, so every test talks real HTTP and SMTP over
+loopback to exactly what developers run by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from domain.settings import Settings
+from sim import slack as slack_sim
+from sim import smtp as smtp_sim
+from sim import tdx as tdx_sim
+from sim.slack import SlackSim
+from sim.smtp import MailStore, SmtpServer, bind_tcp_socket
+from sim.tdx import TdxSim
+
+_INDEX = """<!doctype html>
+<html><head><meta charset="utf-8"><title>deskflow stand-ins</title></head>
+<body style="font-family: system-ui, sans-serif; margin: 2rem">
+<h1>deskflow stand-ins</h1>
+<ul>
+<li><a href="/mailbox">Mailbox</a>: every email the product sent</li>
+<li><a href="/_sim/tdx/tickets">TDX tickets</a> and <a href="/_sim/tdx/calls">TDX calls</a></li>
+<li><a href="/_sim/slack/messages">Slack messages</a></li>
+<li><a href="/_sim/docs">API docs</a>: the simulated APIs and their test controls</li>
+</ul></body></html>"""
+
+
+def create_app(tdx: TdxSim, slack: SlackSim, mail: MailStore) -> FastAPI:
+    """The one HTTP app serving the TDX, Slack and mailbox stand-ins side by side."""
+    app = FastAPI(
+        title="deskflow stand-ins",
+        docs_url="/_sim/docs",
+        openapi_url="/_sim/openapi.json",
+        redoc_url=None,
+    )
+    app.include_router(tdx_sim.build_router(tdx))
+    app.include_router(slack_sim.build_router(slack))
+    app.include_router(smtp_sim.build_router(mail))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        return _INDEX
+
+    return app
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to its owner.
+
+    The stand-ins share an event loop with a test run or with `python -m sim`, which decide for
+    themselves when to stop; uvicorn must not take over Ctrl-C and SIGTERM.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class SimServer:
+    """Starts every stand-in in the current event loop; an async context manager.
+
+    Port 0 picks a free port (the sockets are bound before serving, so the real port is known).
+    The stand-ins accept the credentials of `settings` (default: `Settings()`, i.e. the
+    environment), and `sim.settings` is a copy of it pointed at this server, ready for the
+    real clients.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        http_port: int = 0,
+        smtp_port: int = 0,
+        tdx_window_seconds: float = 60.0,
+        tdx_limit: int = 60,
+        tdx_create_limit: int = 30,
+        slack_per_second: float = 1.0,
+        settings: Settings | None = None,
+        log_level: str = "warning",
+    ) -> None:
+        self._base_settings = settings or Settings()
+        self.host = host
+        self.http_port = http_port
+        self.log_level = log_level
+        self.tdx = TdxSim(
+            beid=self._base_settings.tdx_beid,
+            web_services_key=self._base_settings.tdx_web_services_key.get_secret_value(),
+            window_seconds=tdx_window_seconds,
+            limit=tdx_limit,
+            create_limit=tdx_create_limit,
+        )
+        self.slack = SlackSim(
+            token=self._base_settings.slack_token.get_secret_value(), per_second=slack_per_second
+        )
+        self.mail = MailStore()
+        self.app = create_app(self.tdx, self.slack, self.mail)
+        self._smtp = SmtpServer(self.mail, host, smtp_port)
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_url_host(self.host)}:{self.http_port}"
+
+    @property
+    def tdx_base_url(self) -> str:
+        return f"{self.http_url}/TDWebApi/"
+
+    @property
+    def slack_base_url(self) -> str:
+        return f"{self.http_url}/slack/api/"
+
+    @property
+    def mailbox_url(self) -> str:
+        return f"{self.http_url}/mailbox"
+
+    @property
+    def smtp_host(self) -> str:
+        return self.host
+
+    @property
+    def smtp_port(self) -> int:
+        return self._smtp.port
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the stand-ins were built from, with every URL pointing here."""
+        return self._base_settings.model_copy(
+            update={
+                "tdx_base_url": self.tdx_base_url,
+                "slack_base_url": self.slack_base_url,
+                "smtp_host": self.smtp_host,
+                "smtp_port": self.smtp_port,
+            }
+        )
+
+    async def start(self) -> None:
+        sock = bind_tcp_socket(self.host, self.http_port)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level=self.log_level,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+                raise RuntimeError("the HTTP stand-in stopped while starting")
+            await asyncio.sleep(0.01)
+        try:
+            await self._smtp.astart()
+        except BaseException:
+            await self._stop_http()
+            raise
+
+    async def stop(self) -> None:
+        await self._smtp.astop()
+        await self._stop_http()
+
+    async def _stop_http(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._server = None
+        self._task = None
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,82 @@
+"""AES-GCM payload codec: every payload deskflow sends to Temporal is encrypted.
+
+Customer names, addresses and (for provisioning) passwords never reach the Temporal
+server in the clear; the Web UI shows them only through the codec endpoint of the web
+app. Each payload names the key that encrypted it, so keys can be rotated: the first key
+in `DESKFLOW_CODEC_KEYS` encrypts, all listed keys decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable, Sequence
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+from domain.settings import Settings
+
+ENCODING = b"binary/encrypted"
+
+
+def parse_keys(spec: str) -> dict[str, bytes]:
+    """`id1:base64key,id2:base64key` → {id: key}; keys must be 16, 24 or 32 bytes."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        key_id, _, b64 = part.partition(":")
+        key = base64.b64decode(b64)
+        if not key_id or len(key) not in (16, 24, 32):
+            raise ValueError(f"codec key '{key_id or part[:4]}…' must be id:base64(16/24/32 bytes)")
+        keys[key_id] = key
+    if not keys:
+        raise ValueError("no codec keys given")
+    return keys
+
+
+def derive_dev_key(secret: str) -> bytes:
+    """A key derived from the app secret, so a dev setup encrypts without extra config."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"deskflow-codec").derive(
+        secret.encode()
+    )
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        self._current_id = next(iter(keys))
+        self._ciphers = {k: AESGCM(v) for k, v in keys.items()}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EncryptionCodec:
+        if settings.codec_keys is not None:
+            return cls(parse_keys(settings.codec_keys.get_secret_value()))
+        return cls({"dev": derive_dev_key(settings.secret_key.get_secret_value())})
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self._decrypt(p) for p in payloads]
+
+    def _encrypt(self, payload: Payload) -> Payload:
+        nonce = os.urandom(12)
+        data = self._ciphers[self._current_id].encrypt(nonce, payload.SerializeToString(), None)
+        return Payload(
+            metadata={"encoding": ENCODING, "encryption-key-id": self._current_id.encode()},
+            data=nonce + data,
+        )
+
+    def _decrypt(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload
+        key_id = payload.metadata["encryption-key-id"].decode()
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise ValueError(f"payload encrypted with unknown key id '{key_id}'")
+        return Payload.FromString(cipher.decrypt(payload.data[:12], payload.data[12:], None))
+
+    def key_ids(self) -> Iterable[str]:
+        return self._ciphers.keys()

@@ -1,0 +1,431 @@
+"""`deskflow load FILE`: validate a reference data YAML file whole, then upsert it.
+
+A bad file is refused whole, with every problem located as "FILE:LINE: field.path:
+message", and nothing is written: reference data is read by running workflows, so a
+half-loaded file (a team without its slots, a config without its approvers) would be worse
+than none. Loading the same file twice changes nothing, so operators can re-run it freely;
+the report says what was created, updated, unchanged or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.reference_data import (
+    WEEKDAYS,
+    CalendarSpec,
+    Loc,
+    ReferenceData,
+    RefreshConfigSpec,
+    StaffSpec,
+    SupportTeamSpec,
+    consistency_problems,
+)
+from store.tables import Base, CalendarConfig, RefreshConfig, SlotPreference, StaffUser, SupportTeam
+
+# scrypt cost: 2**14 x 8 uses 16 MiB and ~50 ms per hash, the usual interactive-login setting.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _SCRYPT_LEN = 2**14, 8, 1, 32
+
+
+def hash_password(password: str) -> str:
+    """Hash a staff password with scrypt and a random salt.
+
+    The result is self-describing ("scrypt$n$r$p$salt$key", hex) so the cost can be raised
+    later without invalidating stored hashes.
+    """
+    salt = secrets.token_bytes(16)
+    key = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=_SCRYPT_LEN
+    )
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${key.hex()}"
+
+
+def _parse_hash(stored_hash: str) -> tuple[int, int, int, bytes, bytes] | None:
+    parts = stored_hash.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return None
+    try:
+        n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+        salt, key = bytes.fromhex(parts[4]), bytes.fromhex(parts[5])
+    except ValueError:
+        return None
+    if n < 2 or n & (n - 1) or r < 1 or p < 1 or not salt or not key:
+        return None
+    return n, r, p, salt, key
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """True if `password` matches `stored_hash` (from `hash_password`); False, never an
+    exception, for a wrong password or a malformed hash, so a login page needs one check."""
+    parsed = _parse_hash(stored_hash)
+    if parsed is None:
+        return False
+    n, r, p, salt, key = parsed
+    try:
+        candidate = hashlib.scrypt(
+            password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(key), maxmem=2**26
+        )
+    except ValueError:  # parameters beyond what this machine allows
+        return False
+    return hmac.compare_digest(candidate, key)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a reference data file, at a line of it."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.path}: {self.message}"
+
+
+class ReferenceDataError(Exception):
+    """The file was refused; `problems` lists each fault, the message one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+@dataclass
+class KindCounts:
+    """What a load did to the rows of one kind."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+
+KINDS = ("calendar", "support_teams", "slot_preferences", "refresh_configs", "staff")
+
+
+@dataclass
+class LoadReport:
+    """Per kind (see KINDS), how many rows were created, updated, unchanged or deleted."""
+
+    counts: dict[str, KindCounts] = field(default_factory=lambda: {k: KindCounts() for k in KINDS})
+
+    @property
+    def changed(self) -> bool:
+        """Whether the load wrote anything at all."""
+        return any(c.created or c.updated or c.deleted for c in self.counts.values())
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged"
+            + (f", {c.deleted} deleted" if c.deleted else "")
+            for kind, c in self.counts.items()
+        )
+
+
+# --- reading and locating -------------------------------------------------------------------
+
+
+def _format_loc(loc: Loc) -> str:
+    """("support_teams", 0, "id") -> "support_teams[0].id"; the empty path is "(root)"."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(root)"
+
+
+def _line_of(root: yaml.Node | None, loc: Loc) -> int:
+    """The 1-based line of the deepest node `loc` reaches (a missing field: its parent)."""
+    if root is None:
+        return 1
+    node: yaml.Node = root
+    line = node.start_mark.line
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    line = key_node.start_mark.line
+                    child = value_node
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line
+        if child is None:
+            break
+        node = child
+    return line + 1
+
+
+def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[Loc]:
+    """Keys repeated within one mapping, which YAML loaders silently collapse to the last."""
+    found: list[Loc] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                found.append((*loc, key))
+            seen.add(key)
+            found.extend(_duplicate_keys(value_node, (*loc, key)))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.extend(_duplicate_keys(item, (*loc, index)))
+    return found
+
+
+def _message(error: ErrorDetails) -> str:
+    """Pydantic's message, without the "Value error, " prefix our own validators get."""
+    if error["type"] == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    return error["msg"]
+
+
+def _read(path: Path) -> tuple[yaml.Node | None, Any]:
+    """Parse once, keeping both the node tree (for line numbers) and the plain data."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReferenceDataError([Problem(name, 1, "(file)", f"cannot read: {exc}")]) from exc
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        raise ReferenceDataError([Problem(name, line, "(yaml)", message)]) from exc
+    except yaml.YAMLError as exc:
+        raise ReferenceDataError([Problem(name, 1, "(yaml)", f"invalid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return root, data
+
+
+_ITEM_SPECS: dict[str, type[BaseModel]] = {
+    "support_teams": SupportTeamSpec,
+    "refresh_configs": RefreshConfigSpec,
+    "staff": StaffSpec,
+}
+
+
+def _valid_parts(raw: Any) -> tuple[ReferenceData, dict[str, list[int]]]:
+    """The entries of an invalid file that are valid on their own, and where each came from.
+
+    Lets the cross checks run on a file with shape errors too, so one run reports every
+    problem instead of revealing them one layer at a time.
+    """
+    if not isinstance(raw, dict):
+        return ReferenceData(), {}
+    parts: dict[str, Any] = {}
+    positions: dict[str, list[int]] = {}
+    with suppress(ValidationError):
+        parts["calendar"] = ReferenceData.model_validate({"calendar": raw.get("calendar")}).calendar
+    for kind, spec in _ITEM_SPECS.items():
+        items = raw.get(kind)
+        parts[kind], positions[kind] = [], []
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            with suppress(ValidationError):
+                parts[kind].append(spec.model_validate(item))
+                positions[kind].append(index)
+    return ReferenceData.model_construct(**parts), positions
+
+
+def _declared_team_ids(raw: Any) -> frozenset[str]:
+    """Team ids the file declares, even in entries that are otherwise invalid, so a config
+    naming such a team is not also reported as naming an unknown one."""
+    teams = raw.get("support_teams") if isinstance(raw, dict) else None
+    return frozenset(
+        team["id"]
+        for team in (teams if isinstance(teams, list) else [])
+        if isinstance(team, dict) and isinstance(team.get("id"), str)
+    )
+
+
+def parse_reference_file(path: str | Path, session: Session) -> ReferenceData:
+    """Read and check a reference data file without writing anything.
+
+    `session` is only read (teams already in the database may be named by configs).
+    Raises ReferenceDataError listing every problem found.
+    """
+    path = Path(path)
+    name = str(path)
+    root, raw = _read(path)
+
+    def problem(loc: Loc, message: str) -> Problem:
+        return Problem(name, _line_of(root, loc), _format_loc(loc), message)
+
+    if root is None or raw is None:
+        raise ReferenceDataError(
+            [problem((), "the file is empty; expected calendar, support_teams, ...")]
+        )
+    problems = [problem(loc, "key appears twice in this mapping") for loc in _duplicate_keys(root)]
+    positions: dict[str, list[int]] = {}
+    try:
+        data = ReferenceData.model_validate(raw)
+    except ValidationError as exc:
+        problems += [problem(tuple(err["loc"]), _message(err)) for err in exc.errors()]
+        data, positions = _valid_parts(raw)
+
+    def at(loc: Loc) -> Loc:
+        """Map a path into `data` back to the file when invalid entries were left out."""
+        kind = loc[0]
+        if len(loc) > 1 and isinstance(kind, str) and kind in positions:
+            return (kind, positions[kind][int(loc[1])], *loc[2:])
+        return loc
+
+    known_teams = frozenset(session.scalars(select(SupportTeam.id))) | _declared_team_ids(raw)
+    problems += [problem(at(loc), msg) for loc, msg in consistency_problems(data, known_teams)]
+    for i, user in enumerate(data.staff):
+        if user.password_hash is not None and _parse_hash(user.password_hash) is None:
+            problems.append(
+                problem(at(("staff", i, "password_hash")), "not a hash made by hash_password")
+            )
+    if problems:
+        raise ReferenceDataError(sorted(problems, key=lambda p: p.line))
+    return data
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _apply(row: Base, values: dict[str, Any]) -> bool:
+    """Set `values` on `row`; True if any differed (so unchanged rows are not rewritten)."""
+    changed = False
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed
+
+
+def _upsert(
+    session: Session, model: type[Base], key: Any, values: dict[str, Any], counts: KindCounts
+) -> Any:
+    row = session.get(model, key)
+    if row is None:
+        row = model(**values)
+        session.add(row)
+        counts.created += 1
+    elif _apply(row, values):
+        counts.updated += 1
+    else:
+        counts.unchanged += 1
+    return row
+
+
+def _calendar_values(spec: CalendarSpec) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "timezone": spec.timezone,
+        "business_start": spec.business_hours.start,
+        "business_end": spec.business_hours.end,
+        "country_holidays": spec.country_holidays,
+        "closed_days": sorted({day.isoformat() for day in spec.closed_days}),
+    }
+
+
+def _team_values(spec: SupportTeamSpec) -> dict[str, Any]:
+    return spec.model_dump(include={"id", "name", "slack_channel", "default_location"})
+
+
+def _config_values(spec: RefreshConfigSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json")
+
+
+def _load_preferences(team: SupportTeam, spec: SupportTeamSpec, counts: KindCounts) -> None:
+    """Make the team's slot preferences exactly the file's list, matched on (weekday, start)."""
+    existing = {(pref.weekday, pref.start): pref for pref in team.slot_preferences}
+    wanted = {(WEEKDAYS.index(p.weekday), p.start): p for p in spec.slot_preferences}
+    for key, pref in existing.items():
+        if key not in wanted:
+            team.slot_preferences.remove(pref)
+            counts.deleted += 1
+    for (weekday, start), pref_spec in wanted.items():
+        values = {
+            "weekday": weekday,
+            "start": start,
+            "length_minutes": pref_spec.length_minutes,
+            "capacity": pref_spec.capacity,
+            "location": pref_spec.location,
+        }
+        current = existing.get((weekday, start))
+        if current is None:
+            team.slot_preferences.append(SlotPreference(**values))
+            counts.created += 1
+        elif _apply(current, values):
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+
+
+def _staff_values(spec: StaffSpec, current: StaffUser | None) -> dict[str, Any]:
+    if spec.password is None:  # consistency_problems guarantees password_hash instead
+        password_hash = spec.password_hash
+    elif current is not None and verify_password(current.password_hash, spec.password):
+        password_hash = current.password_hash  # same password: keep the hash, stay unchanged
+    else:
+        password_hash = hash_password(spec.password)
+    return {
+        "username": spec.username,
+        "name": spec.name,
+        "email": spec.email,
+        "roles": list(spec.roles),
+        "password_hash": password_hash,
+    }
+
+
+def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
+    """Upsert checked reference data into the caller's transaction (the caller commits)."""
+    report = LoadReport()
+    counts = report.counts
+    if data.calendar is not None:
+        _upsert(session, CalendarConfig, 1, _calendar_values(data.calendar), counts["calendar"])
+    for team_spec in data.support_teams:
+        team = _upsert(
+            session, SupportTeam, team_spec.id, _team_values(team_spec), counts["support_teams"]
+        )
+        _load_preferences(team, team_spec, counts["slot_preferences"])
+    for config_spec in data.refresh_configs:
+        _upsert(
+            session,
+            RefreshConfig,
+            config_spec.id,
+            _config_values(config_spec),
+            counts["refresh_configs"],
+        )
+    for user_spec in data.staff:
+        current = session.get(StaffUser, user_spec.username)
+        _upsert(
+            session,
+            StaffUser,
+            user_spec.username,
+            _staff_values(user_spec, current),
+            counts["staff"],
+        )
+    session.flush()
+    return report
+
+
+def load_reference_file(path: str | Path, session: Session) -> LoadReport:
+    """Check the whole file, then upsert it in the caller's transaction (the caller commits,
+    e.g. with `store.db.session_scope`). Raises ReferenceDataError, having written nothing,
+    if anything in the file is wrong."""
+    return load_reference_data(parse_reference_file(path, session), session)

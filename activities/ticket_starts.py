@@ -41,7 +41,10 @@ def check_references(db: Session, t: RefreshTicketInput) -> None:
         )
 
 
-async def start_ticket(client: Client, task_queue: str, t: RefreshTicketInput) -> StartResult:
+async def start_ticket(
+    client: Client, task_queue: str, t: RefreshTicketInput, started_by: str
+) -> StartResult:
+    """Start once; a retry of the same launch (worker died after the start) still says started."""
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,
@@ -50,9 +53,12 @@ async def start_ticket(client: Client, task_queue: str, t: RefreshTicketInput) -
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=initial_search_attributes(t),
+            memo={"started_by": started_by},
         )
     except WorkflowAlreadyStartedError:
-        return StartResult(ticket_id=t.ticket_id, started=False)
+        desc = await client.get_workflow_handle(workflow_id(t.ticket_id)).describe()
+        ours = await desc.memo_value("started_by", default=None) == started_by
+        return StartResult(ticket_id=t.ticket_id, started=ours)
     return StartResult(ticket_id=t.ticket_id, started=True)
 
 
@@ -66,4 +72,4 @@ class TicketStartActivities:
     async def start_refresh_ticket(self, req: StartTicket) -> StartResult:
         with self.sessions() as db:
             check_references(db, req.ticket)
-        return await start_ticket(self.client, self.task_queue, req.ticket)
+        return await start_ticket(self.client, self.task_queue, req.ticket, req.started_by)

@@ -517,6 +517,7 @@ class RefusedRow(Strict):
 
 class RefreshBatchInput(Strict):
     batch_id: str = Field(pattern=TICKET_ID_PATTERN)
+    launch_id: str = Field(min_length=1, description="one per launch: tells our starts apart")
     config_id: str
     default_style: Style
     rows: list[BatchRow]
@@ -549,6 +550,7 @@ class SystemLookup(Strict):
 
 class StartTicket(Strict):
     ticket: RefreshTicketInput
+    started_by: str
 
 
 class StartResult(Strict):

@@ -12,6 +12,7 @@ import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 from pydantic import ValidationError
 from temporalio.common import WorkflowIDConflictPolicy
@@ -117,7 +118,12 @@ def batch_input(
             )
         style = cfg.default_style
     return RefreshBatchInput(
-        batch_id=batch_id, config_id=config_id, default_style=style, rows=rows, refused=refused
+        batch_id=batch_id,
+        launch_id=uuid4().hex,
+        config_id=config_id,
+        default_style=style,
+        rows=rows,
+        refused=refused,
     )
 
 

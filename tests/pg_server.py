@@ -21,12 +21,15 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 SERVER_USER = "postgres"
+DIR_PREFIX = "deskflow-pg-"
+OWNER_FILE = "owner.pid"  # pid of the test process that started the server
 START_TIMEOUT_S = 60
 
 
@@ -76,17 +79,50 @@ def _run(prefix: list[str], args: list[str]) -> None:
         )
 
 
+def _orphaned(root: Path) -> bool:
+    """Whether the test process that started the server in `root` is gone.
+
+    A folder without a readable owner file (another user's, or still being set up) is
+    never judged orphaned.
+    """
+    try:
+        owner = int((root / OWNER_FILE).read_text())
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _reap_orphans(prefix: list[str], pg_ctl: str) -> None:
+    """Stop servers whose test process was killed before it could stop them.
+
+    A pytest run killed by a timeout (SIGTERM/SIGKILL) runs neither fixture teardown nor
+    atexit, so without this each such run would leave a server and its folder behind.
+    """
+    for root in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        if not _orphaned(root):
+            continue
+        with suppress(RuntimeError):
+            _run(prefix, [pg_ctl, "-D", str(root / "data"), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def start_postgres() -> tuple[str, Callable[[], None]]:
     """Start a private PostgreSQL server; return its SQLAlchemy URL and a `stop` function.
 
     The URL points at the `postgres` database as superuser `postgres`; use
     `create_database(url)` for a fresh, empty database per test. `stop` is idempotent and also
-    runs at interpreter exit, so an interrupted session leaves no server behind.
+    runs at interpreter exit; servers of test processes killed outright are stopped by the
+    next call.
     Raises PostgresUnavailable when the server programs are missing.
     """
     initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
     prefix, uid, gid = _as_server_user()
-    root = Path(tempfile.mkdtemp(prefix="deskflow-pg-"))
+    _reap_orphans(prefix, pg_ctl)
+    root = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+    (root / OWNER_FILE).write_text(str(os.getpid()))
     if uid is not None and gid is not None:
         os.chown(root, uid, gid)
     data, log = root / "data", root / "server.log"

@@ -50,7 +50,8 @@ class RefreshBatch:
         pending: set[asyncio.Task] = set()
         for row in inp.rows[p.next_row : stop]:
             if len(pending) >= IN_FLIGHT:
-                _, pending = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                _, still = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                pending = set(still)
             pending.add(asyncio.ensure_future(self._row(inp, row)))
         if pending:
             await workflow.wait(pending)
@@ -72,7 +73,7 @@ class RefreshBatch:
                 row.serial,
                 result_type=SystemLookup,
                 task_queue=f"{workflow.info().task_queue}-tdx",
-                start_to_close_timeout=timedelta(seconds=60),
+                start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(
                     maximum_interval=timedelta(minutes=5),
                     non_retryable_error_types=["UnknownSerial"],
@@ -111,7 +112,7 @@ class RefreshBatch:
         try:
             result = await workflow.execute_activity(
                 "start_refresh_ticket",
-                StartTicket(ticket=ticket),
+                StartTicket(ticket=ticket, started_by=inp.launch_id),
                 result_type=StartResult,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(

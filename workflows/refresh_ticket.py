@@ -70,7 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.refresh_rules import check_edit, check_provide_location, check_wizard
 
 INVITE_REMINDERS = {"wizard_reminder_1": 5, "wizard_reminder_2": 10, "location_info": 14}
-SHORT = timedelta(seconds=60)
+SHORT = timedelta(seconds=30)
 EMAIL_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 TDX_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 # Until TDX knows the replacement's serial: quick at first, then hourly, forever.

@@ -77,3 +77,24 @@ def start_dev_server(db_file: Path, port: int = 7233, ui_port: int = 8233, codec
     proc = subprocess.Popen(dev_server_command(db_file, port, ui_port, codec_url))
     wait_for_port("127.0.0.1", port)
     return proc
+
+
+async def register_search_attributes(client) -> None:
+    """Register the contract's search attributes on a server started without them.
+
+    The time-skipping test server and a fresh cluster need this; the dev server gets them
+    from `--search-attribute` at start.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    kinds = {
+        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={k.name: kinds[k.indexed_value_type.name] for k in sa.ALL},
+        )
+    )

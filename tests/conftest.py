@@ -13,24 +13,17 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain import search_attributes as sa
 from domain.settings import Settings
 from sim.app import SimServer
+from starter.dev_server import register_search_attributes
 from starter.temporal_client import data_converter
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
 
 HERE = Path(__file__).parent
 TEST_SERVER = Path(sys.executable).with_name("temporal-test-server")
-INDEXED = {
-    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
 
 
 @pytest.fixture(scope="session")
@@ -63,15 +56,6 @@ def settings(sim: SimServer, db_url: str) -> Settings:
         secret_key="test-secret",
         tdx_max_calls_per_minute=60_000,
         tdx_max_creates_per_minute=60_000,
-    )
-
-
-async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={k.name: INDEXED[k.indexed_value_type.name] for k in sa.ALL},
-        )
     )
 
 

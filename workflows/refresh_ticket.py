@@ -274,7 +274,8 @@ class RefreshTicket:
 
     async def _in_pending_ordering(self) -> None:
         s = self._state
-        if s.replacement_system is None:
+        if s.replacement_system is None or not self._replacement_assigned():
+            # An exchange_replacement alone records the system but never advances (seed 001).
             await self._wait()
             return
         rep = s.replacement_system
@@ -421,10 +422,12 @@ class RefreshTicket:
             ),
             str,
             DAILY_RETRY,
-            until=self._earliest(("appointment_reminder",)),
+            # Only a scheduled delivery still has a reminder to send meanwhile.
+            until=None if installed else self._earliest(("appointment_reminder",)),
         )
         if outcome == "installed":
             s.installed_at = workflow.now()
+            s.deadlines.pop("appointment_reminder", None)
             self._set_status(Status.installed, "tdx", "TDX reports the system installed")
         elif outcome == "closed":
             s.installed_at = s.installed_at or workflow.now()
@@ -594,6 +597,11 @@ class RefreshTicket:
     def _earliest(self, names: tuple[str, ...]) -> datetime | None:
         times = [t for n, t in self._state.deadlines.items() if n in names]
         return min(times) if times else None
+
+    def _replacement_assigned(self) -> bool:
+        """Ordering is done by a bulk assignment, or at creation for a bump-down ticket."""
+        s = self._state
+        return s.bump_down or any(a.action == "replacement assigned" for a in s.audits)
 
     def _clear_wizard_deadlines(self) -> None:
         for name in INVITE_REMINDERS:

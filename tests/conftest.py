@@ -7,8 +7,9 @@ can move the clock to the exact local date it needs, and its own task queue.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -35,12 +36,22 @@ async def sim() -> AsyncIterator[SimServer]:
 
 
 @pytest.fixture(scope="session")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'deskflow.db'}"
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite by default; DESKFLOW_TEST_DB=postgresql runs the same tests on PostgreSQL."""
+    stop = None
+    if os.environ.get("DESKFLOW_TEST_DB") == "postgresql":
+        from tests.pg_server import create_database, start_postgres
+
+        server_url, stop = start_postgres()
+        url = create_database(server_url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'deskflow.db'}"
     migrate(url)
     with session_factory(make_engine(url)).begin() as db:
         load_reference_file(HERE / "reference.yaml", db)
-    return url
+    yield url
+    if stop is not None:
+        stop()
 
 
 @pytest.fixture(scope="session")

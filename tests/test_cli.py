@@ -1,0 +1,96 @@
+"""The `deskflow` command as an operator runs it: a separate process against the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from domain.refresh import Status
+from tests.batches.test_refresh_batch import seed_tdx
+from tests.workflows.helpers import reach, start, ticket_input, until
+
+DESKFLOW = str(Path(sys.executable).with_name("deskflow"))
+
+
+async def deskflow(env, settings, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        DESKFLOW,
+        *args,
+        env={
+            **os.environ,
+            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "DESKFLOW_TASK_QUEUE": settings.task_queue,
+            "DESKFLOW_DATABASE_URL": settings.database_url,
+            "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+            "COLUMNS": "200",
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode()
+
+
+async def test_ticket_show_update_and_signal(env, worker):
+    inp = ticket_input("no_customer", "lab-loaners")
+    handle = await start(env, worker, inp)
+    await until(handle, lambda s: s.setup_done, "setup")
+
+    code, out = await deskflow(env, worker, "ticket", "show", inp.ticket_id)
+    assert code == 0 and json.loads(out)["status"] == "pending_ordering"
+
+    code, out = await deskflow(
+        env, worker, "ticket", "update", inp.ticket_id, "approve", "--json", '{"approver": "x"}'
+    )
+    assert code == 1 and "approve refused: ticket is pending_ordering" in out
+
+    code, out = await deskflow(
+        env,
+        worker,
+        "ticket",
+        "signal",
+        inp.ticket_id,
+        "assign_replacement",
+        "--json",
+        '{"replacement": {"serial": "N1", "platform": "linux", "model": "x"}}',
+    )
+    assert code == 1 and "replacement.platform" in out
+    assert (await handle.query("state")) is not None
+
+    code, out = await deskflow(
+        env,
+        worker,
+        "ticket",
+        "update",
+        inp.ticket_id,
+        "hold",
+        "--json",
+        '{"actor": "ops", "reason": "lab closed"}',
+    )
+    assert code == 0 and json.loads(out)["status"] == "on_hold"
+    await reach(handle, Status.on_hold)
+
+    code, out = await deskflow(env, worker, "ticket", "show", "no-such-ticket")
+    assert code == 1 and "no-such-ticket" in out
+
+
+async def test_batch_start_prints_progress_and_summary(env, worker, sim, tmp_path):
+    seed_tdx(sim)
+    csv = tmp_path / "serials.csv"
+    csv.write_text("serial\nAAA111\nUNKNOWN9\nnot a serial!\n")
+    code, out = await deskflow(
+        env, worker, "batch", "start", "--config", "lab-loaners", "--file", str(csv)
+    )
+    assert code == 0, out
+    assert "started 1, already running 0, refused 2 (of 3)" in out
+    assert "UNKNOWN9" in out and "unknown serial" in out and "malformed row" in out
+
+
+async def test_load_refuses_a_bad_file_whole(env, worker, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("support_teams:\n  - id: x\n    name: X\n    colour: red\n")
+    code, out = await deskflow(env, worker, "load", str(bad))
+    assert code == 1 and "refused, nothing loaded" in out and "bad.yaml:" in out

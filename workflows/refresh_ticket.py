@@ -152,8 +152,7 @@ class RefreshTicket:
             s.invite_at = ctx.calendar.invite_time(s.created_at)
             s.deadlines["invite"] = s.invite_at
         self._audit("system", "created", to_status=s.status, detail=f"config {s.config_id}")
-        created = await workflow.execute_activity(
-            "tdx_create_ticket",
+        created = await self._create_tdx_ticket(
             TdxTicketRequest(
                 key=f"{s.ticket_id}:tdx-ticket",
                 ticket_id=s.ticket_id,
@@ -166,11 +165,7 @@ class RefreshTicket:
                 ),
                 requestor_email=str(s.user.email),
                 serial=s.existing_system.serial,
-            ),
-            result_type=TdxTicketCreated,
-            task_queue=self._tdx_create_queue,
-            start_to_close_timeout=SHORT,
-            retry_policy=TDX_RETRY,
+            )
         )
         s.tdx.ticket_id, s.tdx.url = created.tdx_ticket_id, created.url
         kinds = {"prestage": "Prestage replacement", "build": "Build", "deliver": "Deliver"}
@@ -448,8 +443,7 @@ class RefreshTicket:
                 ),
                 start_to_close_timeout=SHORT,
             ),
-            workflow.execute_activity(
-                "tdx_create_ticket",
+            self._create_tdx_ticket(
                 TdxTicketRequest(
                     key=f"{s.ticket_id}:changed-location",
                     ticket_id=s.ticket_id,
@@ -461,11 +455,7 @@ class RefreshTicket:
                     ),
                     requestor_email=str(s.user.email),
                     serial=s.existing_system.serial,
-                ),
-                result_type=TdxTicketCreated,
-                task_queue=self._tdx_create_queue,
-                start_to_close_timeout=SHORT,
-                retry_policy=TDX_RETRY,
+                )
             ),
         )
         self._audit("customer", "changed location", detail=s.location or "")
@@ -490,6 +480,17 @@ class RefreshTicket:
         )
         s.emails.append(EmailSent(template=template, to=result.to, at=workflow.now(), key=key))
         self._touch()
+
+    def _create_tdx_ticket(self, req: TdxTicketRequest):
+        """TDX ticket creation, on its own queue paced at TDX's lower creation limit."""
+        return workflow.execute_activity(
+            "tdx_create_ticket",
+            req,
+            result_type=TdxTicketCreated,
+            task_queue=self._tdx_create_queue,
+            start_to_close_timeout=SHORT,
+            retry_policy=TDX_RETRY,
+        )
 
     def _tdx(self, name: str, arg: object):
         return workflow.execute_activity(
@@ -775,8 +776,7 @@ class RefreshTicket:
     async def request_change(self, msg: ChangeRequest) -> int:
         s = self._state
         n = sum(1 for a in s.audits if a.action == "change requested") + 1
-        created = await workflow.execute_activity(
-            "tdx_create_ticket",
+        created = await self._create_tdx_ticket(
             TdxTicketRequest(
                 key=f"{s.ticket_id}:change-request:{n}",
                 ticket_id=s.ticket_id,
@@ -784,11 +784,7 @@ class RefreshTicket:
                 title=f"Change request for refresh {s.ticket_id}",
                 description=f"From approver {msg.approver}: {msg.description}",
                 serial=s.existing_system.serial,
-            ),
-            result_type=TdxTicketCreated,
-            task_queue=self._tdx_create_queue,
-            start_to_close_timeout=SHORT,
-            retry_policy=TDX_RETRY,
+            )
         )
         self._audit(msg.approver, "change requested", detail=f"TDX {created.tdx_ticket_id}")
         return created.tdx_ticket_id
@@ -951,15 +947,23 @@ class RefreshTicket:
 
     async def _book(self, slot_id: int, actor: str, action: str) -> None:
         s = self._state
-        booked = await workflow.execute_activity(
-            "book_slot",
-            BookSlotRequest(
-                ticket_id=s.ticket_id, team_id=s.support_team, slot_id=slot_id, now=workflow.now()
-            ),
-            result_type=BookedSlot,
-            start_to_close_timeout=SHORT,
-            retry_policy=RetryPolicy(non_retryable_error_types=["SlotUnavailable"]),
-        )
+        try:
+            booked = await workflow.execute_activity(
+                "book_slot",
+                BookSlotRequest(
+                    ticket_id=s.ticket_id,
+                    team_id=s.support_team,
+                    slot_id=slot_id,
+                    now=workflow.now(),
+                ),
+                result_type=BookedSlot,
+                start_to_close_timeout=SHORT,
+                retry_policy=RetryPolicy(non_retryable_error_types=["SlotUnavailable"]),
+            )
+        except ActivityError as e:
+            # Fail the update with the reason ("slot 4 is full"), not "Activity task failed".
+            reason = getattr(e.cause, "message", None) or str(e)
+            raise ApplicationError(reason, type="SlotUnavailable") from e
         s.slot, s.day1 = booked, booked.start
         s.schedule_version += 1
         self._audit(actor, action, detail=f"slot {booked.slot_id} at {booked.start.isoformat()}")

@@ -14,16 +14,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
-from domain import search_attributes as sa
 from domain.refresh import BatchProgress, Status, TicketState, workflow_id
 from domain.settings import Settings
 from starter.batches import batch_input
-from starter.dev_server import temporal_binary
-from starter.temporal_client import data_converter
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 40
@@ -49,18 +44,6 @@ def worker_process(settings: Settings, address: str, log: Path) -> subprocess.Po
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-
-
-@pytest.fixture
-async def dev_env(settings):
-    env = await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    )
-    async with env:
-        yield env
 
 
 async def progress(client: Client, batch_id: str) -> BatchProgress:

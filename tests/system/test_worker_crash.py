@@ -102,6 +102,19 @@ async def test_sigkilled_worker_loses_nothing_and_repeats_nothing(dev_env, setti
 
     refresh_tickets = [t for t in sim.tdx.tickets.values() if "[deskflow:" in t["Description"]]
     per_ticket = Counter(t["Description"].split("[deskflow:")[1] for t in refresh_tickets)
+    for dup in [k for k, v in per_ticket.items() if v > 1]:  # shown only when the test fails
+        print(
+            "duplicate TDX tickets:",
+            [(t["ID"], t.get("CreatedDate")) for t in refresh_tickets if dup in t["Description"]],
+        )
+        print(
+            "ticket calls:",
+            [
+                (c.method, c.path, c.status, c.at.isoformat())
+                for c in sim.tdx.calls
+                if c.path.endswith(("/tickets", "/tickets/search"))
+            ],
+        )
     assert len(per_ticket) == N and set(per_ticket.values()) == {1}
     tasks = Counter((t["TicketID"], t["Title"]) for t in sim.tdx.tasks.values())
     assert len(tasks) == 3 * N and set(tasks.values()) == {1}

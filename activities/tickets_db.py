@@ -151,7 +151,8 @@ class TicketDbActivities:
 
     @activity.defn(name="book_slot")
     def book_slot(self, req: BookSlotRequest) -> BookedSlot:
-        with self.sessions() as db:
+        # store.slots functions never commit: the transaction is ours (begin() commits).
+        with self.sessions.begin() as db:
             try:
                 booking = slot_rules.book_slot(
                     db,
@@ -172,5 +173,5 @@ class TicketDbActivities:
 
     @activity.defn(name="release_slot")
     def release_slot(self, req: ReleaseSlotRequest) -> None:
-        with self.sessions() as db:
+        with self.sessions.begin() as db:
             slot_rules.release_booking(db, ticket_id=req.ticket_id, reason=req.reason)

@@ -1,6 +1,14 @@
 """Orchestration only: deterministic workflow code that runs in Temporal's sandbox."""
 
+from workflows.approver_digest import ApproverDigest
 from workflows.refresh_batch import RefreshBatch
 from workflows.refresh_ticket import RefreshTicket
+from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
 
-ALL_WORKFLOWS = [RefreshTicket, RefreshBatch]
+ALL_WORKFLOWS = [
+    RefreshTicket,
+    RefreshBatch,
+    GenerateScheduleSlots,
+    DiscoverScheduleSlots,
+    ApproverDigest,
+]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -149,3 +151,134 @@ def offers(settings: Settings, *slot_ids: int) -> dict[str, Any]:
                 if r is not None
             ]
         }
+
+
+# ----- added for the rest of the RefreshTicket suite ----------------------------------------
+
+HISTORIES = Path(__file__).parent / "histories"
+SHIP_TO = {
+    "name": "Jane Doe",
+    "line1": "1200 Oak Street",
+    "city": "Ann Arbor",
+    "state": "MI",
+    "postal_code": "48104",
+}
+
+
+def replacement(serial: str, platform: str = "windows", model: str | None = None) -> dict:
+    """An `assign_replacement` / `exchange_replacement` system payload."""
+    default = "Dell Latitude 7450" if platform == "windows" else "MacBook Pro 14 M4"
+    return {"serial": serial, "platform": platform, "model": model or default}
+
+
+async def sleep_until(
+    env: WorkflowEnvironment, when: datetime, past: timedelta = timedelta(seconds=1)
+) -> None:
+    """Move the test server's clock to `past` after `when` (timers due at `when` fire)."""
+    now = await env.get_current_time()
+    assert when + past > now, f"the test server's clock is already past {when}"
+    await env.sleep(when + past - now)
+
+
+async def invited(env: WorkflowEnvironment, handle: WorkflowHandle) -> TicketState:
+    """Let a new customer ticket set up, move to its invite time, and settle in pending_wizard."""
+    s = await until(handle, lambda s: s.setup_done and s.next_wakeup, "setup")
+    assert s.status == Status.pending_invite
+    await sleep_until(env, s.next_wakeup)
+    return await settle(handle, Status.pending_wizard)
+
+
+async def history_events(handle: WorkflowHandle) -> list:
+    return [e async for e in handle.fetch_history_events()]
+
+
+def failure_text(err: BaseException) -> str:
+    """Every message down a failure's cause chain (pydantic's lands in the cause)."""
+    parts = []
+    cur: BaseException | None = err
+    while cur is not None:
+        parts.append(str(cur))
+        cur = getattr(cur, "cause", None) or cur.__cause__
+    return " | ".join(parts)
+
+
+def slot_booked(settings: Settings, slot_id: int) -> int:
+    """`booked` of a row of table schedule_slot."""
+    with session_factory(make_engine(settings.database_url))() as db:
+        slot = db.get(ScheduleSlot, slot_id)
+        assert slot is not None
+        return slot.booked
+
+
+def fill_slot(settings: Settings, slot_id: int) -> None:
+    """Someone else took every place of a slot."""
+    with session_factory(make_engine(settings.database_url)).begin() as db:
+        slot = db.get(ScheduleSlot, slot_id)
+        assert slot is not None
+        slot.booked = slot.capacity
+
+
+def emails_to(sim, ticket_id: str) -> list[tuple[str, list[str]]]:
+    """(template, recipients) of every email a ticket sent, oldest first."""
+    return [(m.template, sorted(m.envelope_to)) for m in reversed(sim.mail.find(ticket=ticket_id))]
+
+
+async def save_history(handle: WorkflowHandle, name: str) -> None:
+    """With REGENERATE_HISTORIES=1, store the handle's run history for tests/test_replay.py."""
+    if os.environ.get("REGENERATE_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+def sent(template: str, n: int = 1):
+    """A `until` check: the ticket has logged `n` emails of `template`."""
+    return lambda s: sum(e.template == template for e in s.emails) >= n
+
+
+async def fires_at(
+    env: WorkflowEnvironment, handle: WorkflowHandle, when: datetime, check, what: str
+) -> TicketState:
+    """`check` is false a minute before `when` and becomes true right after it."""
+    await sleep_until(env, when, past=-timedelta(minutes=1))
+    assert not check(await state(handle)), f"{what} happened before {when}"
+    await sleep_until(env, when)
+    return await until(handle, check, what)
+
+
+async def on_prem_to_scheduling(
+    env: WorkflowEnvironment,
+    sim,
+    settings: Settings,
+    handle: WorkflowHandle,
+    serial: str,
+    slot_ids: list[int],
+) -> TicketState:
+    """A new lsa-onprem ticket, walked to pending_customer_scheduling with `slot_ids` offered:
+    invite, wizard (same room), approval, replacement already in TDX, discovery."""
+    await invited(env, handle)
+    await handle.execute_update("submit_wizard", {"location": "Angell Hall, 2001"})
+    await settle(handle, Status.pending_approval)
+    await handle.execute_update("approve", {"approver": "appr1"})
+    await settle(handle, Status.pending_ordering)
+    sim.tdx.add_asset(serial)
+    await handle.signal("assign_replacement", {"replacement": replacement(serial)})
+    await settle(handle, Status.pending_slot_discovery)
+    await handle.signal("slots_available", offers(settings, *slot_ids))
+    return await settle(handle, Status.pending_customer_scheduling)
+
+
+def fresh_slot(
+    settings: Settings, team: str, start_at: datetime, minutes: int = 60, capacity: int = 3
+) -> int:
+    """A new, empty slot: the database is shared by the whole session, so a slot another
+    test already made (and perhaps booked) at that time is an error, not a reuse."""
+    slot_id = add_slot(settings, team, start_at, minutes, capacity)
+    with session_factory(make_engine(settings.database_url))() as db:
+        slot = db.get(ScheduleSlot, slot_id)
+        assert slot is not None
+        assert (slot.booked, slot.capacity) == (0, capacity), (
+            f"slot at {start_at} was already made by another test; pick another time"
+        )
+    return slot_id

@@ -1,0 +1,77 @@
+"""Replay recorded histories of the main paths against today's workflow code.
+
+A change to `workflows/` that would break tickets already running (a non-deterministic
+change) fails here. The histories in `histories/` are real runs of this suite, with payloads
+encrypted by the codec exactly as the worker writes them (key from secret_key
+"test-secret"). Regenerate them after an intended, versioned change of the workflow:
+
+    REGENERATE_HISTORIES=1 .venv/bin/python -m pytest tests/workflows
+    .venv/bin/python -m pytest tests/workflows/test_replay.py
+
+With the variable set, the tests that reach the end of a main path save their history
+(`helpers.save_history`), and the test below re-runs the on-prem lifecycle to record it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from starter.temporal_client import data_converter
+from tests.workflows.helpers import HISTORIES, save_history, start
+from workflows.refresh_batch import RefreshBatch
+from workflows.refresh_ticket import RefreshTicket
+
+REGENERATE = os.environ.get("REGENERATE_HISTORIES") == "1"
+MAIN_PATHS = {
+    "on_prem_complete",
+    "on_prem_cancelled",
+    "remote_delegate_complete",
+    "remote_can_run1",
+    "remote_can_last_run",
+    "no_customer_complete",
+    "unit_location_complete",
+}
+
+
+def recorded() -> list:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+@pytest.mark.skipif(not REGENERATE, reason="set REGENERATE_HISTORIES=1 to record histories")
+async def test_record_on_prem_history(env, worker, sim, monkeypatch):
+    """Run the on-prem lifecycle test once more and keep its history."""
+    from tests.workflows import test_on_prem_lifecycle as on_prem
+
+    handles = []
+
+    async def recording_start(*args):
+        handles.append(await start(*args))
+        return handles[-1]
+
+    monkeypatch.setattr(on_prem, "start", recording_start)
+    await on_prem.test_on_prem_ticket_lives_its_whole_life(env, worker, sim)
+    await save_history(handles[0], "on_prem_complete")
+
+
+@pytest.mark.skipif(REGENERATE, reason="histories are being recorded")
+def test_every_main_path_has_a_recorded_history():
+    assert {p.stem for p in recorded()} >= MAIN_PATHS
+
+
+@pytest.mark.skipif(REGENERATE, reason="histories are being recorded")
+@pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
+async def test_recorded_history_replays(path, settings):
+    history = WorkflowHistory.from_json(f"refresh-{path.stem}", path.read_text())
+    assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name in (
+        "RefreshTicket",
+        "RefreshBatch",
+    )
+    replayer = Replayer(
+        workflows=[RefreshTicket, RefreshBatch], data_converter=data_converter(settings)
+    )
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None

@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.approver_digest import ApproverDigestActivities
 from activities.email import EmailActivities
+from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
 from activities.slack_client import SlackClient
 from activities.tdx import TdxActivities
@@ -40,6 +42,8 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     email = EmailActivities(settings, sessions)
     slack = SlackActivities(sessions, SlackClient.from_settings(settings))
     starts = TicketStartActivities(client, settings.task_queue, sessions)
+    slots = ScheduleSlotActivities(client, sessions)
+    digest = ApproverDigestActivities(settings, sessions, email)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -54,6 +58,11 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             email.send_email,
             slack.post_slack,
             starts.start_refresh_ticket,
+            slots.generate_schedule_slots,
+            slots.plan_slot_discovery,
+            slots.signal_slots_available,
+            digest.approver_digest_recipients,
+            digest.send_approver_digest,
         ],
         activity_executor=executor,
     )

@@ -54,11 +54,14 @@ class EmailActivities:
         day1 = ""
         if t and t.slot:
             day1 = t.slot.start.astimezone(tz).strftime("%A %B %-d, %Y at %-I:%M %p")
-        token = sign(self.settings.secret_key.get_secret_value(), req.ticket_id, to)
+        link = ""
+        if req.ticket_id:  # ticket-less emails (the approver digest) carry no customer link
+            token = sign(self.settings.secret_key.get_secret_value(), req.ticket_id, to)
+            link = f"{self.settings.public_url}/c/{token}"
         ctx = {
             "t": t,
             "name": t.recipient_name if t else "",
-            "link": f"{self.settings.public_url}/c/{token}",
+            "link": link,
             "public_url": self.settings.public_url,
             "day1": day1,
             **req.extra,
@@ -88,7 +91,7 @@ class EmailActivities:
                 return None if row.status == "sent" else row
             row = EmailLog(
                 idem_key=req.key,
-                ticket_id=req.ticket_id,
+                ticket_id=req.ticket_id or None,
                 template=req.template,
                 to_addr=to,
                 subject=subject,
@@ -140,7 +143,8 @@ class EmailActivities:
         msg["To"] = to
         msg["Subject"] = subject
         msg["Message-ID"] = message_id
-        msg["X-Deskflow-Ticket"] = req.ticket_id
+        if req.ticket_id:
+            msg["X-Deskflow-Ticket"] = req.ticket_id
         msg["X-Deskflow-Template"] = req.template
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")

@@ -32,9 +32,13 @@ app = typer.Typer(
 batch_app = typer.Typer(help="Refresh ticket batches.", no_args_is_help=True)
 ticket_app = typer.Typer(help="One refresh ticket.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Temporal Schedules of deskflow.", no_args_is_help=True)
+bulk_app = typer.Typer(help="Bulk actions on refresh tickets.", no_args_is_help=True)
+slots_app = typer.Typer(help="Schedule slots.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(schedules_app, name="schedules")
+app.add_typer(bulk_app, name="bulk")
+app.add_typer(slots_app, name="slots")
 out = Console()
 err = Console(stderr=True)
 
@@ -233,6 +237,203 @@ def ticket_signal(
     except RPCError as e:
         raise fail(f"ticket {ticket_id}: {e.message}") from None
     out.print(f"{name} sent to {workflow_id(ticket_id)}")
+
+
+# ----- schedules, slots, bulk actions (starter/schedules.py, slot_admin.py, bulk.py) --------
+
+
+def _sessions():
+    from store.db import make_engine, session_factory
+
+    return session_factory(make_engine(get_settings().database_url))
+
+
+@schedules_app.command("register")
+def schedules_register() -> None:
+    """Create or update the slot generation, slot discovery and approver digest schedules."""
+    from starter.schedules import register_schedules
+    from starter.temporal_client import connect
+
+    async def go() -> dict[str, str]:
+        settings = get_settings()
+        return await register_schedules(await connect(settings), settings)
+
+    try:
+        done = asyncio.run(go())
+    except RPCError as e:
+        raise fail(f"schedules: {e.message}") from None
+    for schedule_id, what in done.items():
+        out.print(f"{schedule_id}: {what}")
+
+
+@slots_app.command("delete")
+def slots_delete(
+    slot_id: int,
+    by: Annotated[str, typer.Option("--by", help="who deletes it (recorded on the slot)")],
+) -> None:
+    """Delete a slot; each ticket booked on it is asked to pick a new one (emailed)."""
+    from starter.slot_admin import SlotUnavailable, delete_slot_and_notify
+    from starter.temporal_client import connect
+
+    async def go():
+        return await delete_slot_and_notify(await connect(), _sessions(), slot_id, by)
+
+    try:
+        result = asyncio.run(go())
+    except (SlotUnavailable, ValueError) as e:
+        raise fail(str(e)) from None
+    what = "was already deleted" if result.already_deleted else f"deleted by {result.deleted_by}"
+    out.print(f"slot {slot_id} {what}; {len(result.notified)} ticket(s) asked to reschedule")
+    for t in result.notified:
+        out.print(f"  {t}")
+    for f in result.failed:
+        err.print(f"  [red]{f.ticket_id}[/red]: {f.reason}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _run_bulk(title: str, total: int, job) -> None:
+    """Run a bulk job with a progress bar, then print one table row per input row."""
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), console=out
+    ) as bar:
+        task = bar.add_task(title, total=total)
+
+        async def go():
+            from starter.temporal_client import connect
+
+            client = await connect()
+            return await job(client, _sessions(), lambda _row: bar.advance(task))
+
+        try:
+            results = asyncio.run(go())
+        except RPCError as e:
+            raise fail(e.message) from None
+    table = Table("line", "ticket", "result", "detail", title=title)
+    for r in results:
+        table.add_row(
+            str(r.line),
+            r.ticket_id or "",
+            "[green]ok[/green]" if r.ok else "[red]refused[/red]",
+            r.detail,
+        )
+    out.print(table)
+    refused = sum(not r.ok for r in results)
+    out.print(f"{len(results) - refused} done, {refused} refused (of {len(results)})")
+    if refused:
+        raise typer.Exit(1)
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise fail(f"cannot read {file}: {e}") from None
+
+
+@bulk_app.command("assign")
+def bulk_assign(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: ticket_id or existing_serial, replacement_serial, platform, model, "
+            "optional tracking_number and group"
+        ),
+    ],
+    by: Annotated[str, typer.Option("--by", help="who assigns (recorded on each ticket)")],
+    group: Annotated[str | None, typer.Option("--group", help="order group")] = None,
+) -> None:
+    """Order group: assign replacement systems (advances pending_ordering tickets)."""
+    from starter.bulk import BulkFileError, assign_replacements, parse_assignments_csv
+
+    try:
+        rows, refused = parse_assignments_csv(_read(file))
+    except BulkFileError as e:
+        raise fail(f"{file}: {e}") from None
+    _run_bulk(
+        f"assign replacements ({file.name})",
+        len(rows) + len(refused),
+        lambda client, sessions, tick: assign_replacements(
+            client, sessions, rows, actor=by, group=group, refused=refused, progress=tick
+        ),
+    )
+
+
+@bulk_app.command("reschedule")
+def bulk_reschedule(
+    file: Annotated[Path, typer.Argument(help="CSV with columns ticket_id, slot_id")],
+    by: Annotated[str, typer.Option("--by", help="who reschedules")],
+    reason: str = "",
+) -> None:
+    """Assign each ticket the slot given for it (the `reschedule` update)."""
+    from starter.bulk import BulkFileError, parse_reschedules_csv, reschedule_many
+
+    try:
+        rows, refused = parse_reschedules_csv(_read(file))
+    except BulkFileError as e:
+        raise fail(f"{file}: {e}") from None
+    _run_bulk(
+        f"reschedule ({file.name})",
+        len(rows) + len(refused),
+        lambda client, sessions, tick: reschedule_many(
+            client, sessions, rows, actor=by, reason=reason, refused=refused, progress=tick
+        ),
+    )
+
+
+def _ticket_ids(ids: list[str] | None, file: Path | None) -> list[str]:
+    from starter.bulk import BulkFileError, parse_ticket_ids_csv
+
+    found = list(ids or [])
+    if file is not None:
+        try:
+            found += parse_ticket_ids_csv(_read(file))
+        except BulkFileError as e:
+            raise fail(f"{file}: {e}") from None
+    if not found:
+        raise fail("give ticket ids, or --file with a ticket_id column")
+    return found
+
+
+@bulk_app.command("hold")
+def bulk_hold(
+    ticket_ids: Annotated[list[str] | None, typer.Argument(help="ticket ids")] = None,
+    by: Annotated[str, typer.Option("--by", help="who holds")] = "",
+    reason: str = "",
+    file: Annotated[Path | None, typer.Option("--file", help="CSV with a ticket_id column")] = None,
+) -> None:
+    """Put many tickets on hold (their timers pause)."""
+    from starter.bulk import hold_many
+
+    if not by:
+        raise fail("--by is required")
+    ids = _ticket_ids(ticket_ids, file)
+    _run_bulk(
+        "hold",
+        len(ids),
+        lambda client, sessions, tick: hold_many(
+            client, sessions, ids, actor=by, reason=reason, progress=tick
+        ),
+    )
+
+
+@bulk_app.command("release")
+def bulk_release(
+    ticket_ids: Annotated[list[str] | None, typer.Argument(help="ticket ids")] = None,
+    by: Annotated[str, typer.Option("--by", help="who releases")] = "",
+    file: Annotated[Path | None, typer.Option("--file", help="CSV with a ticket_id column")] = None,
+) -> None:
+    """Release many held tickets back to where they were."""
+    from starter.bulk import release_many
+
+    if not by:
+        raise fail("--by is required")
+    ids = _ticket_ids(ticket_ids, file)
+    _run_bulk(
+        "release",
+        len(ids),
+        lambda client, sessions, tick: release_many(client, sessions, ids, actor=by, progress=tick),
+    )
 
 
 @app.command()

@@ -1,0 +1,114 @@
+"""`deskflow schedules register`: the three Temporal Schedules of the refresh calendar.
+
+* `schedule-slot-generation` starts `GenerateScheduleSlots` every night at 00:30;
+* `slot-discovery` starts `DiscoverScheduleSlots` at 06:00 and 13:00;
+* `approver-digest` starts `ApproverDigest` on Fridays at 07:00;
+
+all in the calendar's time zone (`DESKFLOW_TIMEZONE`, America/Detroit), so the wall-clock
+times hold across DST. Registering is idempotent: an existing schedule is updated to this
+definition (keeping whether an operator paused it), so running it after every deploy is safe.
+A run still going when the next is due is skipped, not queued; after an outage the server
+runs a missed action once within the catch-up window.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from domain.scheduled_jobs import (
+    DIGEST_SCHEDULE_ID,
+    DIGEST_WORKFLOW,
+    DISCOVER_WORKFLOW,
+    DISCOVERY_SCHEDULE_ID,
+    GENERATE_WORKFLOW,
+    GENERATION_SCHEDULE_ID,
+    ApproverDigestInput,
+    DiscoverSlotsInput,
+    GenerateSlotsInput,
+)
+from domain.settings import Settings
+
+TEMPORAL_FRIDAY = 5  # Temporal's day_of_week counts from Sunday = 0
+
+
+def _at(hours: list[int], minute: int = 0, day_of_week: int | None = None) -> ScheduleCalendarSpec:
+    """Local wall-clock times (the spec's time zone): these hours at `minute`, every day or
+    on one weekday."""
+    days = {} if day_of_week is None else {"day_of_week": [ScheduleRange(day_of_week)]}
+    return ScheduleCalendarSpec(
+        hour=[ScheduleRange(h) for h in hours],
+        minute=[ScheduleRange(minute)],
+        second=[ScheduleRange(0)],
+        **days,
+    )
+
+
+def schedule_definitions(settings: Settings) -> dict[str, Schedule]:
+    """The three schedules, by id, exactly as `register_schedules` creates them."""
+
+    def schedule(
+        workflow: str, arg: object, calendar: ScheduleCalendarSpec, catchup: timedelta
+    ) -> Schedule:
+        return Schedule(
+            action=ScheduleActionStartWorkflow(
+                workflow,
+                arg,
+                id=f"{workflow}-run",
+                task_queue=settings.task_queue,
+                execution_timeout=timedelta(hours=1),
+            ),
+            spec=ScheduleSpec(calendars=[calendar], time_zone_name=settings.timezone),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catchup),
+        )
+
+    return {
+        GENERATION_SCHEDULE_ID: schedule(
+            GENERATE_WORKFLOW, GenerateSlotsInput(), _at([0], minute=30), timedelta(days=1)
+        ),
+        DISCOVERY_SCHEDULE_ID: schedule(
+            DISCOVER_WORKFLOW, DiscoverSlotsInput(), _at([6, 13]), timedelta(hours=6)
+        ),
+        DIGEST_SCHEDULE_ID: schedule(
+            DIGEST_WORKFLOW,
+            ApproverDigestInput(timezone=settings.timezone),
+            _at([7], day_of_week=TEMPORAL_FRIDAY),
+            timedelta(hours=12),
+        ),
+    }
+
+
+async def register_schedules(
+    client: Client, settings: Settings
+) -> dict[str, Literal["created", "updated"]]:
+    """Create each schedule, or update it in place if it exists. Returns what happened."""
+    done: dict[str, Literal["created", "updated"]] = {}
+    for schedule_id, schedule in schedule_definitions(settings).items():
+        try:
+            await client.create_schedule(schedule_id, schedule)
+            done[schedule_id] = "created"
+        except ScheduleAlreadyRunningError:
+
+            def keep_pause(
+                current: ScheduleUpdateInput, new: Schedule = schedule
+            ) -> ScheduleUpdate:
+                new.state = current.description.schedule.state
+                return ScheduleUpdate(schedule=new)
+
+            await client.get_schedule_handle(schedule_id).update(keep_pause)
+            done[schedule_id] = "updated"
+    return done

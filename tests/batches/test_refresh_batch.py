@@ -8,6 +8,7 @@ import pytest
 
 from domain.refresh import BatchProgress, RefreshBatchInput, Status, TicketState, workflow_id
 from starter.batches import BatchFileError, batch_input, parse_serials_csv
+from tests.workflows.helpers import save_history
 
 CSV = """serial,style,delegate_name,delegate_email
 AAA111,,,
@@ -55,7 +56,10 @@ async def run_batch(env, worker, inp: RefreshBatchInput, run: int) -> BatchProgr
     handle = await env.client.start_workflow(
         "RefreshBatch", inp, id=f"batch-{inp.batch_id}-{run}", task_queue=worker.task_queue
     )
-    return BatchProgress.model_validate(await handle.result())
+    result = BatchProgress.model_validate(await handle.result())
+    if run == 1:
+        await save_history(handle, "batch_complete")
+    return result
 
 
 async def test_batch_starts_one_ticket_per_system_and_reruns_start_nothing(env, worker, sim):

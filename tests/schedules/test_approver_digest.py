@@ -8,20 +8,22 @@ from uuid import uuid4
 from domain.scheduled_jobs import DIGEST_SCHEDULE_ID, ApproverDigestResult
 from starter.schedules import schedule_definitions
 from tests.schedules.helpers import new_config, project
-from tests.workflows.helpers import local, move_clock_to
+from tests.workflows.helpers import local, move_clock_to, save_history
 
 
 async def run_scheduled_action(env, settings) -> ApproverDigestResult:
     """Start exactly what the `approver-digest` schedule starts, now."""
     action = schedule_definitions(settings)[DIGEST_SCHEDULE_ID].action
     with env.auto_time_skipping_disabled():
-        return await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             action.workflow,
             *action.args,
             id=f"digest-{uuid4().hex[:8]}",
             task_queue=action.task_queue,
-            result_type=ApproverDigestResult,
         )
+        result = ApproverDigestResult.model_validate(await handle.result())
+        await save_history(handle, "approver_digest")
+        return result
 
 
 def digests_to(sim, email: str):

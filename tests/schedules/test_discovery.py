@@ -15,6 +15,7 @@ from tests.workflows.helpers import (
     local,
     move_clock_to,
     replacement,
+    save_history,
     settle,
     sleep_until,
     start,
@@ -26,13 +27,15 @@ from tests.workflows.helpers import (
 
 async def discover(env, worker, team: str, **extra) -> DiscoveryResult:
     with env.auto_time_skipping_disabled():
-        return await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             DISCOVER_WORKFLOW,
             DiscoverSlotsInput(team_ids=[team], **extra),
             id=f"discover-{uuid4().hex[:8]}",
             task_queue=worker.task_queue,
-            result_type=DiscoveryResult,
         )
+        result = DiscoveryResult.model_validate(await handle.result())
+        await save_history(handle, "discover_schedule_slots")
+        return result
 
 
 async def projected_status(settings, ticket_id: str, status: Status, timeout: float = 10.0):

@@ -10,7 +10,7 @@ from domain.scheduled_jobs import GENERATE_WORKFLOW, GenerateSlotsInput, Generat
 from store.slot_preferences import add_preference, edit_preference, list_preferences
 from store.slots import delete_slot
 from tests.schedules.helpers import new_team, sessions_for, team_slots
-from tests.workflows.helpers import TZ, local, move_clock_to, sleep_until
+from tests.workflows.helpers import TZ, local, move_clock_to, save_history, sleep_until
 
 PREFS = [
     {"weekday": 0, "start": "09:00", "length_minutes": 60, "capacity": 3, "location": "Depot A"},
@@ -32,13 +32,15 @@ async def night(env, worker, team: str) -> GenerateSlotsResult:
     """One scheduled run at the current time. (Waiting for a result with time skipping on
     lets the test server jump years ahead once the workflow is done, hence the pause.)"""
     with env.auto_time_skipping_disabled():
-        return await env.client.execute_workflow(
+        handle = await env.client.start_workflow(
             GENERATE_WORKFLOW,
             GenerateSlotsInput(team_ids=[team]),
             id=f"generate-{uuid4().hex[:8]}",
             task_queue=worker.task_queue,
-            result_type=GenerateSlotsResult,
         )
+        result = GenerateSlotsResult.model_validate(await handle.result())
+        await save_history(handle, "generate_schedule_slots")
+        return result
 
 
 def expected(first: date, last: date, prefs=PREFS) -> list[tuple]:

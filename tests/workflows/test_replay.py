@@ -22,8 +22,7 @@ from temporalio.worker import Replayer
 
 from starter.temporal_client import data_converter
 from tests.workflows.helpers import HISTORIES, save_history, start
-from workflows.refresh_batch import RefreshBatch
-from workflows.refresh_ticket import RefreshTicket
+from workflows import ALL_WORKFLOWS
 
 REGENERATE = os.environ.get("REGENERATE_HISTORIES") == "1"
 MAIN_PATHS = {
@@ -34,6 +33,10 @@ MAIN_PATHS = {
     "remote_can_last_run",
     "no_customer_complete",
     "unit_location_complete",
+    "batch_complete",
+    "generate_schedule_slots",
+    "discover_schedule_slots",
+    "approver_digest",
 }
 
 
@@ -66,12 +69,8 @@ def test_every_main_path_has_a_recorded_history():
 @pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
 async def test_recorded_history_replays(path, settings):
     history = WorkflowHistory.from_json(f"refresh-{path.stem}", path.read_text())
-    assert history.events[0].workflow_execution_started_event_attributes.workflow_type.name in (
-        "RefreshTicket",
-        "RefreshBatch",
-    )
-    replayer = Replayer(
-        workflows=[RefreshTicket, RefreshBatch], data_converter=data_converter(settings)
-    )
+    kind = history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+    assert kind in {w.__temporal_workflow_definition.name for w in ALL_WORKFLOWS}
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(settings))
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None

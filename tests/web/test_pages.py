@@ -1,0 +1,67 @@
+"""Staff forms over plain HTTP: CSRF, the action, the error next to its field."""
+
+from __future__ import annotations
+
+import re
+
+from domain.refresh import Status
+from tests.web.helpers import invited, login
+from tests.workflows.helpers import reach, ticket_input
+
+
+async def test_staff_forms_need_csrf_and_show_errors_by_their_field(web, env, worker):
+    inp = ticket_input("on_prem", "lsa-onprem")
+    [handle] = await invited(env, worker, inp)
+    url = f"/tickets/{inp.ticket_id}"
+
+    csrf = await login(web, "manager")
+    page = await web.get(url)
+    assert page.status_code == 200 and "pending_wizard" in page.text
+    assert re.search(rf'name="csrf_token" value="{re.escape(csrf)}"', page.text)
+    assert "Cancel ticket" not in page.text  # a Refresh Administrator's action
+
+    r = await web.post(f"{url}/hold", data={"reason": "dept move"})
+    assert r.status_code == 403 and "security token" in r.text
+    r = await web.post(f"{url}/hold", data={"reason": "x" * 2001, "csrf_token": csrf})
+    assert r.status_code == 422
+    assert re.search(r'id="err-reason">String should have at most 2000 characters', r.text)
+    r = await web.post(f"{url}/hold", data={"reason": "dept move", "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?done=hold"
+    assert "The ticket is on hold." in (await web.get(r.headers["location"])).text
+    await reach(handle, Status.on_hold)
+    r = await web.post(f"{url}/hold", data={"csrf_token": csrf})
+    assert r.status_code == 409 and "cannot be put on hold" in r.text
+    r = await web.post(f"{url}/cancel", data={"reason": "dup", "csrf_token": csrf})
+    assert r.status_code == 403
+
+    web.cookies.clear()
+    csrf = await login(web, "admin")
+    r = await web.post(f"{url}/cancel", data={"csrf_token": csrf})
+    assert r.status_code == 422 and 'id="err-reason">Field required' in r.text
+    r = await web.post(f"{url}/edit", data={"delegate.email": "nope", "delegate.name": "D"})
+    assert r.status_code == 403
+    r = await web.post(
+        f"{url}/edit", data={"delegate.email": "nope", "delegate.name": "D", "csrf_token": csrf}
+    )
+    assert r.status_code == 422 and 'id="err-delegate-email"' in r.text
+
+
+async def test_login_form_and_sign_out(web):
+    r = await web.get("/tickets", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/tickets"
+    form = await web.get("/login?next=/tickets")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    bad = {"username": "admin", "password": "wrong", "csrf_token": token, "next": "/tickets"}
+    r = await web.post("/login", data=bad)
+    assert r.status_code == 401 and "Wrong username or password" in r.text
+    form = await web.get("/login?next=//evil.example")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    good = {"username": "admin", "password": "test-password", "csrf_token": token}
+    r = await web.post("/login", data={**good, "next": "//evil.example"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"  # no open redirect
+    page = await web.get("/tickets")
+    assert page.status_code == 200 and "Sign out admin" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = await web.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert (await web.get("/tickets", follow_redirects=False)).status_code == 303

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.slack_client import SlackClient, SlackError, SlackRateLimited
 from domain.activity_requests import SlackRequest
@@ -49,7 +49,10 @@ class SlackActivities:
             ts = await self.client.post_message(req.channel, req.text)
         except SlackRateLimited as e:
             raise ApplicationError(
-                "Slack rate limit", type="SlackRateLimited", next_retry_delay=e.retry_after
+                "Slack rate limit",
+                type="SlackRateLimited",
+                next_retry_delay=e.retry_after,
+                category=ApplicationErrorCategory.BENIGN,  # expected pacing, not an incident
             ) from e
         except SlackError as e:
             raise ApplicationError(f"Slack refused the message: {e}", type="SlackError") from e

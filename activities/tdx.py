@@ -51,7 +51,10 @@ def tdx_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except TdxRateLimited as e:
             raise ApplicationError(
-                "TDX rate limit reached", type="TdxRateLimited", next_retry_delay=e.retry_after
+                "TDX rate limit reached",
+                type="TdxRateLimited",
+                next_retry_delay=e.retry_after,
+                category=ApplicationErrorCategory.BENIGN,  # expected pacing, not an incident
             ) from e
         except TdxError as e:
             non_retryable = e.status in (400, 401, 403) and not isinstance(e, TdxNotFound)

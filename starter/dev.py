@@ -49,6 +49,8 @@ def run_dev(demo: bool = True) -> None:
 
     settings = get_settings()
     procs: list[subprocess.Popen] = []
+    # A SIGTERM (service manager, `timeout`) stops the children like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     def stop(*_: object) -> None:
         for p in reversed(procs):

@@ -2,6 +2,7 @@
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+PG_TESTS := tests/workflows tests/batches tests/schedules tests/web/test_api.py
 
 .PHONY: install run test bench lint clean
 
@@ -16,9 +17,11 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/deskflow dev
 
+# The whole suite on SQLite, then the database-heavy parts again on PostgreSQL.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+	DESKFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider $(PG_TESTS)
 
 bench: install
 	$(BIN)/deskflow bench

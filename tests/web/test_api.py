@@ -10,7 +10,13 @@ import asyncio
 import base64
 
 from domain.refresh import Status
-from tests.web.helpers import bearer, invited, link_token, login, to_customer_scheduling
+from tests.web.helpers import (
+    bearer,
+    invited,
+    link_token,
+    login,
+    to_customer_scheduling,
+)
 from tests.workflows.helpers import add_slot, local, reach, settle, ticket_input, until
 
 ADDRESS = {
@@ -342,9 +348,6 @@ async def test_configs_teams_slots_and_preferences(web, env, worker, sim):
     )
     assert r.status_code == 200 and r.json()["slot"]["slot_id"] == slot
     await until(handle, lambda s: s.confirmed_version == 1, "confirmed")
-    from tests.web.test_browser import ensure_booking_committed
-
-    ensure_booking_committed(worker, inp.ticket_id, slot)
 
     configs = (await web.get("/api/configs", headers=admin)).json()
     assert {"lsa-onprem", "med-remote", "eng-unit", "lab-loaners"} <= {c["id"] for c in configs}

@@ -1,0 +1,253 @@
+"""What every route is given: the app's resources, the signed-in staff member or customer.
+
+`WebApp` holds the settings, the Temporal client (injected, or connected on first use), the
+database sessions and the templates. The dependencies below decide who is asking and refuse
+early: a route that needs a permission declares `Depends(staff_with(Perm.x))`, so the role
+check is on the server and written once per route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from itsdangerous import SignatureExpired
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from domain.customer_links import LinkError, verify
+from domain.settings import Settings
+from store.db import make_engine, session_factory
+from web import queries
+from web.config import WebConfig, WebSettings
+from web.errors import FieldError, forbidden, not_found
+from web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Perm,
+    Role,
+    Staff,
+    Tokens,
+    same,
+)
+
+T = TypeVar("T")
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class WebApp:
+    """The resources of one web app instance (one per `create_app`)."""
+
+    def __init__(
+        self, settings: Settings, client: Client | None, web: WebSettings | None = None
+    ) -> None:
+        self.settings = settings
+        self.config = WebConfig(settings, web)
+        self.tokens = Tokens(settings.secret_key.get_secret_value(), self.config.session_max_age)
+        self.tz = ZoneInfo(settings.timezone)
+        self.writes = session_factory(make_engine(settings.database_url))
+        self.reads = session_factory(queries.read_engine(settings.database_url))
+        self._client = client
+        self._client_lock = asyncio.Lock()
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.templates.env.globals.update(app=self)
+        self.templates.env.filters.update(when=self.when, day=self.day)
+
+    async def client(self) -> Client:
+        if self._client is None:
+            async with self._client_lock:
+                if self._client is None:
+                    from starter.temporal_client import connect
+
+                    self._client = await connect(self.settings)
+        return self._client
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(session, ...)` on a read session, off the event loop."""
+
+        def work() -> T:
+            with self.reads() as db:
+                return fn(db, *args, **kwargs)
+
+        return await asyncio.to_thread(work)
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(session, ...)` in one committed transaction, off the event loop."""
+
+        def work() -> T:
+            with self.writes.begin() as db:
+                return fn(db, *args, **kwargs)
+
+        return await asyncio.to_thread(work)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    # ----- display helpers (also template filters) ----------------------------------------
+
+    def when(self, moment: datetime | str | None, fmt: str = "%a %b %-d, %Y %-I:%M %p") -> str:
+        if moment is None or moment == "":
+            return ""
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.tz).strftime(fmt)
+
+    def day(self, moment: datetime | str | None) -> str:
+        return self.when(moment, "%A %B %-d, %Y")
+
+    def temporal_ui_link(self, ticket_id: str) -> str:
+        base = self.settings.temporal_ui_url.rstrip("/")
+        return f"{base}/namespaces/{self.settings.temporal_namespace}/workflows/refresh-{ticket_id}"
+
+
+def web_app(request: Request) -> WebApp:
+    return request.app.state.web
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/codec/")) or request.url.path == "/api"
+
+
+class SignInRequired(Exception):
+    """No staff session: pages redirect to the login form, the API answers 401."""
+
+
+# ----- staff ----------------------------------------------------------------------------
+
+
+def _credentials(request: Request) -> tuple[str | None, bool]:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip(), False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+def _load_staff(db: Session, username: str) -> tuple[Any, frozenset[str]] | None:
+    user = queries.staff_user(db, username)
+    if user is None:
+        return None
+    configs = (
+        queries.approver_config_ids(db, user.username, user.email)
+        if Role.approver in (user.roles or [])
+        else frozenset()
+    )
+    return user, configs
+
+
+async def current_staff(request: Request) -> Staff | None:
+    """The signed-in staff member (cookie or bearer token), with roles read fresh."""
+    if "staff" in request.scope.get("state", {}):
+        return request.state.staff
+    app = web_app(request)
+    value, via_cookie = _credentials(request)
+    staff = None
+    session = app.tokens.read_session(value) if value else None
+    if session is not None:
+        username, csrf = session
+        found = await app.read(_load_staff, username)
+        if found is not None:
+            user, configs = found
+            staff = Staff(
+                username=user.username,
+                name=user.name,
+                email=user.email,
+                roles=frozenset(user.roles or []),
+                csrf=csrf,
+                via_cookie=via_cookie,
+                approver_configs=configs,
+            )
+    request.state.staff = staff
+    return staff
+
+
+async def check_csrf(request: Request, staff: Staff) -> None:
+    """Unsafe requests authenticated by the cookie must echo the session's CSRF token."""
+    if request.method in SAFE_METHODS or not staff.via_cookie:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        sent = (await request.form()).get(CSRF_FIELD)
+    if not same(str(sent) if sent is not None else None, staff.csrf):
+        raise FieldError(
+            403, "the form's security token is missing or out of date; reload the page", CSRF_FIELD
+        )
+
+
+def staff_with(*perms: Perm) -> Callable[..., Any]:
+    """Dependency: a staff member holding any of `perms` (403 otherwise), CSRF checked."""
+
+    async def dependency(request: Request) -> Staff:
+        staff = await current_staff(request)
+        if staff is None:
+            raise SignInRequired()
+        if perms and not any(staff.can(p) for p in perms):
+            raise forbidden()
+        await check_csrf(request, staff)
+        return staff
+
+    return dependency
+
+
+any_staff = staff_with()
+
+
+_APP = Depends(web_app)
+
+
+# ----- customers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A valid customer link: the ticket it opens and the address it was sent to."""
+
+    token: str
+    ticket_id: str
+    email: str
+    is_delegate: bool
+
+
+async def customer(token: str, app: WebApp = _APP) -> Customer:
+    """The link's ticket, if the link is genuine, unexpired and still addressed right."""
+    try:
+        ticket_id, email = verify(app.settings.secret_key.get_secret_value(), token)
+    except LinkError as e:
+        expired = isinstance(e.__cause__, SignatureExpired)
+        raise FieldError(403 if expired else 404, str(e)) from None
+    addresses = await app.read(queries.ticket_addresses, ticket_id)
+    if addresses is None:
+        raise not_found("this link is not valid")
+    email = email.lower()
+    user_email, delegate_email = addresses
+    is_user = user_email.lower() == email
+    is_delegate = (delegate_email or "").lower() == email
+    if not (is_user or is_delegate):  # e.g. the delegate was replaced since the email
+        raise not_found("this link is not valid any more; use the link in your latest email")
+    return Customer(
+        token=token,
+        ticket_id=ticket_id,
+        email=email,
+        is_delegate=is_delegate and not is_user,
+    )
+
+
+async def check_customer_csrf(request: Request, who: Customer) -> None:
+    app = web_app(request)
+    sent = (await request.form()).get(CSRF_FIELD)
+    if not same(str(sent) if sent is not None else None, app.tokens.customer_csrf(who.token)):
+        raise FieldError(
+            403, "the form's security token is missing or wrong; reload the page", CSRF_FIELD
+        )

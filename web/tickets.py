@@ -1,0 +1,138 @@
+"""Talking to a ticket's workflow: its `state`, updates, signals, pending activities.
+
+Every refusal becomes a `FieldError` (see web.errors), so pages and the API report the
+workflow validator's own sentence, next to the field it names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from domain.refresh import (
+    SIGNALS,
+    UPDATES,
+    BatchProgress,
+    TicketState,
+    batch_workflow_id,
+    workflow_id,
+)
+from web.errors import FieldError, from_rpc, from_update, from_validation, not_found
+
+STUCK_ATTEMPTS = 3  # an activity on its third attempt or later is worth a look
+
+
+def message(name: str, data: dict[str, Any], registry: dict[str, type[BaseModel]]) -> dict:
+    """Check `data` against the contract's model for `name` (422 naming the field if not).
+
+    What is sent is the checked data with only the fields given (not the model with every
+    default filled in): `edit` changes exactly the fields present in its message.
+    """
+    try:
+        msg = registry[name].model_validate(data)
+    except ValidationError as e:
+        raise from_validation(e) from None
+    return msg.model_dump(mode="json", exclude_unset=True)
+
+
+async def state(client: Client, ticket_id: str) -> TicketState:
+    try:
+        return await client.get_workflow_handle(workflow_id(ticket_id)).query(
+            "state", result_type=TicketState
+        )
+    except RPCError as e:
+        raise from_rpc(e, ticket_id) from None
+
+
+async def update(client: Client, ticket_id: str, name: str, data: dict[str, Any]) -> Any:
+    """Send update `name` (validated against the contract first); returns its result."""
+    msg = message(name, data, UPDATES)
+    result_type = int if name == "request_change" else TicketState
+    try:
+        return await client.get_workflow_handle(workflow_id(ticket_id)).execute_update(
+            name, msg, result_type=result_type
+        )
+    except WorkflowUpdateFailedError as e:
+        raise from_update(e) from None
+    except RPCError as e:
+        raise from_rpc(e, ticket_id) from None
+
+
+async def signal(client: Client, ticket_id: str, name: str, data: dict[str, Any]) -> None:
+    msg = message(name, data, SIGNALS)
+    try:
+        await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
+    except RPCError as e:
+        raise from_rpc(e, ticket_id) from None
+
+
+@dataclass(frozen=True)
+class PendingActivity:
+    ticket_id: str
+    activity: str
+    attempt: int
+    state: str
+    last_failure: str
+    scheduled: datetime | None
+
+    @property
+    def stuck(self) -> bool:
+        return self.attempt >= STUCK_ATTEMPTS
+
+
+async def pending_activities(client: Client, ticket_id: str) -> list[PendingActivity]:
+    try:
+        desc = await client.get_workflow_handle(workflow_id(ticket_id)).describe()
+    except RPCError:
+        return []
+    out = []
+    for p in desc.raw_description.pending_activities:
+        out.append(
+            PendingActivity(
+                ticket_id=ticket_id,
+                activity=p.activity_type.name,
+                attempt=p.attempt,
+                state=PendingActivityState.Name(p.state)
+                .removeprefix("PENDING_ACTIVITY_STATE_")
+                .lower(),
+                last_failure=p.last_failure.message if p.HasField("last_failure") else "",
+                scheduled=(
+                    p.scheduled_time.ToDatetime(tzinfo=UTC)
+                    if p.HasField("scheduled_time")
+                    else None
+                ),
+            )
+        )
+    return out
+
+
+async def stuck_activities(
+    client: Client, ticket_ids: list[str], concurrency: int = 20
+) -> list[PendingActivity]:
+    """Pending activities at attempt >= STUCK_ATTEMPTS among these tickets' workflows."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(tid: str) -> list[PendingActivity]:
+        async with gate:
+            return [p for p in await pending_activities(client, tid) if p.stuck]
+
+    found = await asyncio.gather(*(one(t) for t in ticket_ids))
+    return [p for group in found for p in group]
+
+
+async def batch_progress(client: Client, batch_id: str) -> BatchProgress:
+    try:
+        return await client.get_workflow_handle(batch_workflow_id(batch_id)).query(
+            "progress", result_type=BatchProgress
+        )
+    except RPCError as e:
+        if "not found" in str(e).lower():
+            raise not_found(f"no batch workflow {batch_workflow_id(batch_id)}") from None
+        raise FieldError(503, f"Temporal did not answer: {e.message}") from None

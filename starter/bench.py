@@ -222,13 +222,17 @@ async def run_bench() -> int:
         figures |= await start_rates(env.client)
         from starter.bench_slots import bench_discovery, bench_generation
 
-        figures |= {f"generation_{k}": v for k, v in bench_generation().items()}
-        figures |= {f"discovery_{k}": v for k, v in (await bench_discovery(env.client)).items()}
+        figures |= bench_generation()
+        figures |= await bench_discovery(env.client)
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from web.bench import bench_wizard_submit
 
     wizard = await bench_wizard_submit(concurrency=100)
-    figures |= {f"wizard_{k}": v for k, v in wizard.items() if isinstance(v, int | float)}
+    figures |= {
+        k if k.startswith("wizard") else f"wizard_{k}": v
+        for k, v in wizard.items()
+        if isinstance(v, int | float)
+    }
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )

@@ -28,7 +28,7 @@ from activities.tdx_client import TdxClient
 from activities.ticket_starts import TicketStartActivities
 from activities.tickets_db import TicketDbActivities
 from domain.settings import Settings, get_settings
-from starter.temporal_client import connect
+from operations.temporal_client import connect
 from store.db import make_engine, session_factory
 from workflows import ALL_WORKFLOWS
 

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ics import appointment_ics
 from domain.activity_requests import EmailRequest, EmailResult
 from domain.customer_links import sign
+from domain.ics import appointment_ics
 from domain.settings import Settings
 from store.tables import EmailLog
 

@@ -23,8 +23,9 @@ from domain.activity_requests import (
 )
 from domain.business_calendar import BusinessCalendar
 from domain.holiday_dates import closed_dates_for
-from domain.refresh import BookedSlot, ConfigView, TeamView, TicketContext
+from domain.refresh import BookedSlot, TeamView, TicketContext
 from store import slots as slot_rules
+from store.reference import config_view
 from store.tables import Audit, CalendarConfig, Event, RefreshConfig, SupportTeam, Ticket
 
 
@@ -44,24 +45,6 @@ def load_calendar(db: Session, today: date) -> BusinessCalendar:
         day_start=time.fromisoformat(cfg.business_start),
         day_end=time.fromisoformat(cfg.business_end),
         closed_dates=closed,
-    )
-
-
-def config_view(cfg: RefreshConfig) -> ConfigView:
-    return ConfigView(
-        id=cfg.id,
-        name=cfg.name,
-        org=cfg.org,
-        requires_approval=cfg.requires_approval,
-        approvers=cfg.approvers or [],
-        options=cfg.options or {},
-        approved_models=cfg.approved_models or [],
-        proposed_models=cfg.proposed_models or {},
-        peripheral_bundle=cfg.peripheral_bundle or [],
-        peripheral_catalog=cfg.peripheral_catalog or [],
-        software_catalog=cfg.software_catalog or [],
-        unit_location=cfg.unit_location,
-        prestage_group=cfg.prestage_group,
     )
 
 

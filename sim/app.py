@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -16,7 +17,6 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from domain.settings import Settings
 from sim import slack as slack_sim
 from sim import smtp as smtp_sim
 from sim import tdx as tdx_sim
@@ -67,6 +67,11 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+def _env(name: str, default: str) -> str:
+    """A credential as deskflow's settings read it (same variable, same dev default)."""
+    return os.environ.get(f"DESKFLOW_{name}", default)
+
+
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -75,9 +80,9 @@ class SimServer:
     """Starts every stand-in in the current event loop; an async context manager.
 
     Port 0 picks a free port (the sockets are bound before serving, so the real port is known).
-    The stand-ins accept the credentials of `settings` (default: `Settings()`, i.e. the
-    environment), and `sim.settings` is a copy of it pointed at this server, ready for the
-    real clients.
+    The stand-ins accept the credentials deskflow's own settings read from the environment
+    (`DESKFLOW_TDX_BEID`, `DESKFLOW_TDX_WEB_SERVICES_KEY`, `DESKFLOW_SLACK_TOKEN`), with the
+    same local-development defaults, unless they are given here.
     """
 
     def __init__(
@@ -90,22 +95,23 @@ class SimServer:
         tdx_limit: int = 60,
         tdx_create_limit: int = 30,
         slack_per_second: float = 1.0,
-        settings: Settings | None = None,
+        tdx_beid: str | None = None,
+        tdx_web_services_key: str | None = None,
+        slack_token: str | None = None,
         log_level: str = "warning",
     ) -> None:
-        self._base_settings = settings or Settings()
         self.host = host
         self.http_port = http_port
         self.log_level = log_level
         self.tdx = TdxSim(
-            beid=self._base_settings.tdx_beid,
-            web_services_key=self._base_settings.tdx_web_services_key.get_secret_value(),
+            beid=tdx_beid or _env("TDX_BEID", "00000000-0000-0000-0000-000000000000"),
+            web_services_key=tdx_web_services_key or _env("TDX_WEB_SERVICES_KEY", "local-dev-key"),
             window_seconds=tdx_window_seconds,
             limit=tdx_limit,
             create_limit=tdx_create_limit,
         )
         self.slack = SlackSim(
-            token=self._base_settings.slack_token.get_secret_value(), per_second=slack_per_second
+            token=slack_token or _env("SLACK_TOKEN", "xoxb-local-dev"), per_second=slack_per_second
         )
         self.mail = MailStore()
         self.app = create_app(self.tdx, self.slack, self.mail)
@@ -136,18 +142,6 @@ class SimServer:
     @property
     def smtp_port(self) -> int:
         return self._smtp.port
-
-    @property
-    def settings(self) -> Settings:
-        """The settings the stand-ins were built from, with every URL pointing here."""
-        return self._base_settings.model_copy(
-            update={
-                "tdx_base_url": self.tdx_base_url,
-                "slack_base_url": self.slack_base_url,
-                "smtp_host": self.smtp_host,
-                "smtp_port": self.smtp_port,
-            }
-        )
 
     async def start(self) -> None:
         sock = bind_tcp_socket(self.host, self.http_port)

@@ -26,8 +26,8 @@ from activities.ticket_starts import initial_search_attributes
 from domain import search_attributes as sa
 from domain.refresh import RefreshTicketInput, Status, TicketState, workflow_id
 from domain.settings import Settings
+from operations.temporal_client import data_converter
 from starter.dev_server import register_search_attributes, temporal_binary
-from starter.temporal_client import data_converter
 
 ROOT = Path(__file__).resolve().parent.parent
 N_STARTS = 1000
@@ -225,7 +225,7 @@ async def run_bench() -> int:
         figures |= bench_generation()
         figures |= await bench_discovery(env.client)
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
-    from web.bench import bench_wizard_submit
+    from starter.bench_web import bench_wizard_submit
 
     wizard = await bench_wizard_submit(concurrency=100)
     figures |= {

@@ -111,7 +111,7 @@ def batch_start(
     follow: bool = True,
 ) -> None:
     """Look the file's serials up in TDX and start one refresh ticket per system."""
-    from starter.batches import BatchFileError, start_batch
+    from operations.batches import BatchFileError, start_batch
 
     try:
         batch = asyncio.run(start_batch(config, file, batch_id))
@@ -129,7 +129,7 @@ def batch_show(batch_id: str) -> None:
 
 
 async def _follow_batch(batch_id: str) -> None:
-    from starter.temporal_client import connect
+    from operations.temporal_client import connect
 
     client = await connect()
     handle = client.get_workflow_handle(batch_workflow_id(batch_id))
@@ -169,7 +169,7 @@ def ticket_show(ticket_id: str) -> None:
     """Print the ticket's `state` query as JSON."""
 
     async def go() -> TicketState:
-        from starter.temporal_client import connect
+        from operations.temporal_client import connect
 
         client = await connect()
         return await client.get_workflow_handle(workflow_id(ticket_id)).query(
@@ -204,7 +204,7 @@ def ticket_update(
     msg = _parse("update", name, json_, UPDATES)
 
     async def go() -> object:
-        from starter.temporal_client import connect
+        from operations.temporal_client import connect
 
         client = await connect()
         return await client.get_workflow_handle(workflow_id(ticket_id)).execute_update(name, msg)
@@ -227,7 +227,7 @@ def ticket_signal(
     msg = _parse("signal", name, json_, SIGNALS)
 
     async def go() -> None:
-        from starter.temporal_client import connect
+        from operations.temporal_client import connect
 
         client = await connect()
         await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
@@ -251,8 +251,8 @@ def _sessions():
 @schedules_app.command("register")
 def schedules_register() -> None:
     """Create or update the slot generation, slot discovery and approver digest schedules."""
+    from operations.temporal_client import connect
     from starter.schedules import register_schedules
-    from starter.temporal_client import connect
 
     async def go() -> dict[str, str]:
         settings = get_settings()
@@ -272,8 +272,8 @@ def slots_delete(
     by: Annotated[str, typer.Option("--by", help="who deletes it (recorded on the slot)")],
 ) -> None:
     """Delete a slot; each ticket booked on it is asked to pick a new one (emailed)."""
-    from starter.slot_admin import SlotUnavailable, delete_slot_and_notify
-    from starter.temporal_client import connect
+    from operations.slot_admin import SlotUnavailable, delete_slot_and_notify
+    from operations.temporal_client import connect
 
     async def go():
         return await delete_slot_and_notify(await connect(), _sessions(), slot_id, by)
@@ -300,7 +300,7 @@ def _run_bulk(title: str, total: int, job) -> None:
         task = bar.add_task(title, total=total)
 
         async def go():
-            from starter.temporal_client import connect
+            from operations.temporal_client import connect
 
             client = await connect()
             return await job(client, _sessions(), lambda _row: bar.advance(task))
@@ -344,7 +344,7 @@ def bulk_assign(
     group: Annotated[str | None, typer.Option("--group", help="order group")] = None,
 ) -> None:
     """Order group: assign replacement systems (advances pending_ordering tickets)."""
-    from starter.bulk import BulkFileError, assign_replacements, parse_assignments_csv
+    from operations.bulk import BulkFileError, assign_replacements, parse_assignments_csv
 
     try:
         rows, refused = parse_assignments_csv(_read(file))
@@ -366,7 +366,7 @@ def bulk_reschedule(
     reason: str = "",
 ) -> None:
     """Assign each ticket the slot given for it (the `reschedule` update)."""
-    from starter.bulk import BulkFileError, parse_reschedules_csv, reschedule_many
+    from operations.bulk import BulkFileError, parse_reschedules_csv, reschedule_many
 
     try:
         rows, refused = parse_reschedules_csv(_read(file))
@@ -382,7 +382,7 @@ def bulk_reschedule(
 
 
 def _ticket_ids(ids: list[str] | None, file: Path | None) -> list[str]:
-    from starter.bulk import BulkFileError, parse_ticket_ids_csv
+    from operations.bulk import BulkFileError, parse_ticket_ids_csv
 
     found = list(ids or [])
     if file is not None:
@@ -403,7 +403,7 @@ def bulk_hold(
     file: Annotated[Path | None, typer.Option("--file", help="CSV with a ticket_id column")] = None,
 ) -> None:
     """Put many tickets on hold (their timers pause)."""
-    from starter.bulk import hold_many
+    from operations.bulk import hold_many
 
     if not by:
         raise fail("--by is required")
@@ -424,7 +424,7 @@ def bulk_release(
     file: Annotated[Path | None, typer.Option("--file", help="CSV with a ticket_id column")] = None,
 ) -> None:
     """Release many held tickets back to where they were."""
-    from starter.bulk import release_many
+    from operations.bulk import release_many
 
     if not by:
         raise fail("--by is required")

@@ -15,7 +15,7 @@ import yaml
 
 from domain.refresh import BatchProgress, batch_workflow_id
 from domain.settings import Settings
-from starter.batches import batch_input, start_batch_input
+from operations.batches import batch_input, start_batch_input
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 
@@ -66,7 +66,7 @@ async def start_demo_batches(settings: Settings, serials: dict[str, list[str]]) 
 async def wait_for_batches(settings: Settings, batch_ids: list[str]) -> list[BatchProgress]:
     import asyncio
 
-    from starter.temporal_client import connect
+    from operations.temporal_client import connect
 
     client = await connect(settings)
     results = []

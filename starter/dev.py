@@ -95,7 +95,7 @@ def run_dev(demo: bool = True) -> None:
 
 
 async def _after_start(settings, demo: bool) -> None:
-    from starter.temporal_client import connect
+    from operations.temporal_client import connect
 
     client = await connect(settings)
     try:

@@ -33,6 +33,7 @@ from domain.reference_data import (
     SupportTeamSpec,
     consistency_problems,
 )
+from domain.refresh import ConfigView
 from store.tables import Base, CalendarConfig, RefreshConfig, SlotPreference, StaffUser, SupportTeam
 
 # scrypt cost: 2**14 x 8 uses 16 MiB and ~50 ms per hash, the usual interactive-login setting.
@@ -429,3 +430,22 @@ def load_reference_file(path: str | Path, session: Session) -> LoadReport:
     e.g. with `store.db.session_scope`). Raises ReferenceDataError, having written nothing,
     if anything in the file is wrong."""
     return load_reference_data(parse_reference_file(path, session), session)
+
+
+def config_view(cfg: RefreshConfig) -> ConfigView:
+    """A config row as the workflows and pages read it (one shape for both)."""
+    return ConfigView(
+        id=cfg.id,
+        name=cfg.name,
+        org=cfg.org,
+        requires_approval=cfg.requires_approval,
+        approvers=cfg.approvers or [],
+        options=cfg.options or {},
+        approved_models=cfg.approved_models or [],
+        proposed_models=cfg.proposed_models or {},
+        peripheral_bundle=cfg.peripheral_bundle or [],
+        peripheral_catalog=cfg.peripheral_catalog or [],
+        software_catalog=cfg.software_catalog or [],
+        unit_location=cfg.unit_location,
+        prestage_group=cfg.prestage_group,
+    )

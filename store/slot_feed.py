@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activities.ics import team_feed_ics
+from domain.ics import team_feed_ics
 from store.slot_preferences import UnknownTeam
 from store.tables import ScheduleSlot, SupportTeam
 
@@ -28,7 +28,7 @@ def team_feed_rows(
     session: Session, team_id: str, since: datetime
 ) -> list[tuple[int, datetime, datetime, str, int, int]]:
     """(slot_id, start, end, location, capacity, booked) of the team's live slots starting at
-    or after `since`, in start order: what `activities.ics.team_feed_ics` takes."""
+    or after `since`, in start order: what `domain.ics.team_feed_ics` takes."""
     rows = session.execute(
         select(
             ScheduleSlot.id,

@@ -17,9 +17,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.settings import Settings
+from operations.temporal_client import data_converter
 from sim.app import SimServer
 from starter.dev_server import register_search_attributes
-from starter.temporal_client import data_converter
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from starter.payload_codec import ENCODING, EncryptionCodec, parse_keys
+from operations.payload_codec import ENCODING, EncryptionCodec, parse_keys
 from tests.workflows.helpers import start, ticket_input, until
 
 

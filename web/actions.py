@@ -24,12 +24,12 @@ from domain.refresh import (
     TicketState,
     batch_workflow_id,
 )
-from starter import bulk, slot_admin
+from operations import bulk, slot_admin, tickets
+from operations.errors import FieldError, forbidden, not_found
 from store import slot_feed, slot_preferences
 from store.tables import Ticket
-from web import queries, tickets, wizard
+from web import queries, wizard
 from web.deps import Customer, WebApp
-from web.errors import FieldError, forbidden, not_found
 from web.security import Perm, Staff
 
 SLOT_STATUSES = (Status.pending_customer_scheduling, Status.delivery_scheduled)
@@ -182,7 +182,7 @@ async def staff_ticket(app: WebApp, ticket_id: str) -> dict[str, Any]:
 
 
 # ----- bulk actions --------------------------------------------------------------------------
-# starter.bulk and starter.slot_admin are the one path for these, shared with the CLI.
+# operations.bulk and operations.slot_admin are the one path for these, shared with the CLI.
 
 
 def _rows(results: list[Any]) -> dict[str, list]:
@@ -328,7 +328,7 @@ async def team_feed(app: WebApp, team_id: str) -> bytes:
 
 
 def preview_batch(text: str) -> tuple[list[BatchRow], list[RefusedRow]]:
-    from starter.batches import BatchFileError, parse_serials_csv
+    from operations.batches import BatchFileError, parse_serials_csv
 
     try:
         return parse_serials_csv(text)
@@ -345,7 +345,7 @@ async def start_batch(
     app: WebApp, staff: Staff, config_id: str, batch_id: str, text: str, source: str
 ) -> str:
     """Record the batch and start its RefreshBatch workflow (idempotent per batch id)."""
-    from starter.batches import BatchFileError, batch_input
+    from operations.batches import BatchFileError, batch_input
 
     check_batch_id(batch_id)
     if await app.read(queries.config_row, config_id) is None:

@@ -15,12 +15,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from domain.refresh import EDITABLE, Status, TicketState
+from operations import tickets
+from operations.errors import not_found
 from store.slot_preferences import PreferenceInput
 from store.tables import ScheduleSlot, Ticket
-from web import actions, queries, schemas, tickets, wizard
+from web import actions, queries, schemas, wizard
 from web.auth import sign_in, sign_out
 from web.deps import Customer, WebApp, any_staff, customer, staff_with, web_app
-from web.errors import not_found
 from web.security import Perm, Staff
 
 router = APIRouter(prefix="/api", tags=["deskflow"])

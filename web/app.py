@@ -19,11 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from domain.settings import Settings, get_settings
-from starter.payload_codec import EncryptionCodec
+from operations.errors import FieldError, from_request_errors
+from operations.payload_codec import EncryptionCodec
 from web import api, auth, codec, pages_approver, pages_customer, pages_staff
 from web.config import WebSettings
 from web.deps import SignInRequired, WebApp, wants_json
-from web.errors import FieldError, from_request_errors
 
 STATIC = Path(__file__).resolve().parent / "static"
 DOCS_STATIC = Path(fastapi_offline.__file__).resolve().parent / "static"

@@ -9,10 +9,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from operations.errors import FieldError
 from store.reference import verify_password
 from web import queries
 from web.deps import WebApp, any_staff, current_staff, web_app
-from web.errors import FieldError
 from web.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Staff, oidc_login, same
 
 router = APIRouter(include_in_schema=False)

@@ -22,10 +22,10 @@ from google.protobuf import json_format
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
-from starter.payload_codec import EncryptionCodec
+from operations.errors import FieldError
+from operations.payload_codec import EncryptionCodec
 from web.config import is_loopback
 from web.deps import SignInRequired, WebApp, current_staff, web_app
-from web.errors import FieldError
 
 router = APIRouter(prefix="/codec", tags=["codec"])
 APP = Depends(web_app)

@@ -24,10 +24,10 @@ from temporalio.client import Client
 
 from domain.customer_links import LinkError, verify
 from domain.settings import Settings
+from operations.errors import FieldError, forbidden, not_found
 from store.db import make_engine, session_factory
 from web import queries
 from web.config import WebConfig, WebSettings
-from web.errors import FieldError, forbidden, not_found
 from web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -66,7 +66,7 @@ class WebApp:
         if self._client is None:
             async with self._client_lock:
                 if self._client is None:
-                    from starter.temporal_client import connect
+                    from operations.temporal_client import connect
 
                     self._client = await connect(self.settings)
         return self._client

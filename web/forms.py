@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from domain.refresh import ConfigView, TicketState
+from operations.errors import from_validation
 from web import wizard
-from web.errors import from_validation
 from web.security import CSRF_FIELD
 
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain.refresh import EDITABLE, Status
-from web import actions, forms, queries, schemas, tickets
+from operations import tickets
+from operations.errors import FieldError
+from web import actions, forms, queries, schemas
 from web.deps import WebApp, staff_with, web_app
-from web.errors import FieldError
 from web.security import Perm, Staff
 
 router = APIRouter(include_in_schema=False)

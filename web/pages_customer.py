@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain.refresh import TicketState
+from operations.errors import FieldError
 from web import actions, wizard
 from web.deps import Customer, WebApp, check_customer_csrf, customer, web_app
-from web.errors import FieldError
 from web.security import WIZARD_COOKIE
 
 router = APIRouter(include_in_schema=False)

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from domain.refresh import EDITABLE, PROBLEM_STATUSES, Status
-from web import actions, forms, queries, schemas, tickets
+from operations import tickets
+from operations.errors import FieldError, not_found
+from web import actions, forms, queries, schemas
 from web.auth import login_redirect
 from web.deps import WebApp, current_staff, staff_with, web_app
-from web.errors import FieldError, not_found
 from web.security import Perm, Staff
 
 router = APIRouter(include_in_schema=False)

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session
 
-from activities.tickets_db import config_view
 from domain.refresh import PROBLEM_STATUSES, TERMINAL, ConfigView, Status
 from store import slots as slot_rules
 from store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
+from store.reference import config_view
 from store.tables import (
     Audit,
     Batch,
@@ -258,7 +258,7 @@ def batch(db: Session, batch_id: str) -> Batch | None:
 
 
 def claim_batch(db: Session, batch_id: str, username: str) -> None:
-    """Name the staff member who created a batch row that `starter.batches` just wrote."""
+    """Name the staff member who created a batch row that `operations.batches` just wrote."""
     row = db.get(Batch, batch_id)
     if row is not None and row.created_by == "cli":
         row.created_by = username

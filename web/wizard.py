@@ -30,7 +30,7 @@ from domain.refresh_rules import (
     check_software,
     check_wizard,
 )
-from web.errors import FieldError, from_rule, from_validation
+from operations.errors import FieldError, from_rule, from_validation
 
 STEPS = ("location", "device", "peripherals", "software", "review")
 STEP_TITLES = {

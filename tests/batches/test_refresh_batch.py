@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from domain.refresh import BatchProgress, RefreshBatchInput, Status, TicketState, workflow_id
-from starter.batches import BatchFileError, batch_input, parse_serials_csv
+from operations.batches import BatchFileError, batch_input, parse_serials_csv
 from tests.workflows.helpers import save_history
 
 CSV = """serial,style,delegate_name,delegate_email

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain.refresh import Status
-from starter.bulk import (
+from operations.bulk import (
     BulkFileError,
     assign_replacements_csv,
     hold_many,

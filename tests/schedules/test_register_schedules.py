@@ -11,9 +11,9 @@ from domain.scheduled_jobs import (
     GENERATION_SCHEDULE_ID,
     DiscoverSlotsInput,
 )
+from operations.temporal_client import data_converter
 from starter.dev_server import temporal_binary
 from starter.schedules import register_schedules
-from starter.temporal_client import data_converter
 
 IDS = [GENERATION_SCHEDULE_ID, DISCOVERY_SCHEDULE_ID, DIGEST_SCHEDULE_ID]
 

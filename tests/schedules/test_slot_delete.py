@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain.refresh import Status
-from starter.slot_admin import SlotUnavailable, delete_slot_and_notify
+from operations.slot_admin import SlotUnavailable, delete_slot_and_notify
 from store.slots import SLOT_DELETED
 from tests.schedules.helpers import (
     add_slot,

@@ -6,8 +6,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain import search_attributes as sa
+from operations.temporal_client import data_converter
 from starter.dev_server import temporal_binary
-from starter.temporal_client import data_converter
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from domain.refresh import BatchProgress
-from starter.batches import batch_input
+from operations.batches import batch_input
 from worker import build_workers
 
 

@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from domain.refresh import BatchProgress, Status, TicketState, workflow_id
 from domain.settings import Settings
-from starter.batches import batch_input
+from operations.batches import batch_input
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 40

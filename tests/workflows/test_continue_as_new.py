@@ -20,8 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain import search_attributes as sa
 from domain.refresh import Status, TicketState, workflow_id
+from operations.temporal_client import data_converter
 from starter.dev_server import temporal_binary
-from starter.temporal_client import data_converter
 from tests.workflows.helpers import (
     SHIP_TO,
     as_local,

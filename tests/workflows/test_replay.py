@@ -20,7 +20,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from starter.temporal_client import data_converter
+from operations.temporal_client import data_converter
 from tests.workflows.helpers import HISTORIES, save_history, start
 from workflows import ALL_WORKFLOWS
 

@@ -27,8 +27,8 @@ from temporalio.testing import WorkflowEnvironment
 from domain import search_attributes as sa
 from domain.refresh import Status
 from domain.settings import Settings
+from operations.temporal_client import data_converter
 from starter.dev_server import register_search_attributes, temporal_binary
-from starter.temporal_client import data_converter
 from tests.workflows.helpers import (
     SHIP_TO,
     failure_text,

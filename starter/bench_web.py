@@ -134,9 +134,9 @@ async def bench_wizard_submit(concurrency: int = 100) -> dict[str, Any]:
 
     from domain.customer_links import sign
     from domain.settings import Settings
+    from operations.temporal_client import data_converter
     from sim.app import SimServer
     from starter.dev_server import register_search_attributes
-    from starter.temporal_client import data_converter
     from store.db import make_engine, migrate, session_factory
     from store.reference import load_reference_file
 

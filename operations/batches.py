@@ -128,7 +128,7 @@ def batch_input(
 
 
 async def start_batch_input(inp: RefreshBatchInput, settings: Settings) -> str:
-    from starter.temporal_client import connect
+    from operations.temporal_client import connect
 
     client = await connect(settings)
     await client.start_workflow(

@@ -1,6 +1,6 @@
 """Talking to a ticket's workflow: its `state`, updates, signals, pending activities.
 
-Every refusal becomes a `FieldError` (see web.errors), so pages and the API report the
+Every refusal becomes a `FieldError` (see operations.errors), so pages and the API report the
 workflow validator's own sentence, next to the field it names.
 """
 
@@ -24,7 +24,7 @@ from domain.refresh import (
     batch_workflow_id,
     workflow_id,
 )
-from web.errors import FieldError, from_rpc, from_update, from_validation, not_found
+from operations.errors import FieldError, from_rpc, from_update, from_validation, not_found
 
 STUCK_ATTEMPTS = 3  # an activity on its third attempt or later is worth a look
 

@@ -9,7 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from domain.settings import Settings, get_settings
-from starter.payload_codec import EncryptionCodec
+from operations.payload_codec import EncryptionCodec
 
 
 def data_converter(settings: Settings) -> DataConverter:

@@ -9,13 +9,13 @@ import httpx
 import pytest
 
 from activities.slack_client import SlackClient, SlackError, SlackRateLimited
-from domain.settings import Settings
 from sim.app import SimServer
+from tests.sim_settings import settings_for
 
 
 @pytest.fixture(scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(settings=Settings(_env_file=None)) as server:
+    async with SimServer() as server:
         yield server
 
 
@@ -27,7 +27,7 @@ def fresh_state(sim: SimServer) -> None:
 
 @pytest.fixture
 def slack(sim: SimServer) -> SlackClient:
-    return SlackClient.from_settings(sim.settings, timeout=2)
+    return SlackClient.from_settings(settings_for(sim), timeout=2)
 
 
 @pytest.fixture

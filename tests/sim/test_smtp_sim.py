@@ -9,13 +9,12 @@ import aiosmtplib
 import httpx
 import pytest
 
-from domain.settings import Settings
 from sim.app import SimServer
 
 
 @pytest.fixture(scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(settings=Settings(_env_file=None)) as server:
+    async with SimServer() as server:
         yield server
 
 

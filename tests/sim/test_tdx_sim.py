@@ -14,16 +14,16 @@ import httpx
 import pytest
 
 from activities.tdx_client import TdxClient, TdxError, TdxNotFound, TdxRateLimited
-from domain.settings import Settings
 from sim.app import SimServer
 from sim.tdx import STATUS_CLOSED, STATUS_IN_PROCESS, STATUS_NEW
+from tests.sim_settings import settings_for
 
 BASE_TICKET = {"TypeID": 10, "AccountID": 20, "StatusID": STATUS_NEW, "PriorityID": 3}
 
 
 @pytest.fixture(scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(settings=Settings(_env_file=None)) as server:
+    async with SimServer() as server:
         yield server
 
 
@@ -35,7 +35,7 @@ def fresh_state(sim: SimServer) -> None:
 
 @pytest.fixture
 async def tdx(sim: SimServer) -> AsyncIterator[TdxClient]:
-    client = TdxClient.from_settings(sim.settings, timeout=2.0, min_retry_after=timedelta(0))
+    client = TdxClient.from_settings(settings_for(sim), timeout=2.0, min_retry_after=timedelta(0))
     async with client:
         yield client
 
@@ -47,7 +47,7 @@ async def http(sim: SimServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def login(http: httpx.AsyncClient, sim: SimServer) -> dict[str, str]:
-    settings = sim.settings
+    settings = settings_for(sim)
     response = await http.post(
         "/TDWebApi/api/auth/loginadmin",
         json={
@@ -68,7 +68,8 @@ async def test_login_issues_a_24h_jwt_and_everything_else_needs_it(
 ) -> None:
     assert (await http.get("/TDWebApi/api/46/tickets/1")).status_code == 401
     wrong = await http.post(
-        "/TDWebApi/api/auth/loginadmin", json={"BEID": sim.settings.tdx_beid, "WebServicesKey": "x"}
+        "/TDWebApi/api/auth/loginadmin",
+        json={"BEID": settings_for(sim).tdx_beid, "WebServicesKey": "x"},
     )
     assert wrong.status_code == 401
 
@@ -103,7 +104,7 @@ async def test_client_logs_in_lazily_once_and_again_after_a_401(
 
 
 async def test_bad_key_surfaces_as_tdx_error(sim: SimServer) -> None:
-    settings = sim.settings.model_copy(update={"tdx_web_services_key": "wrong"})
+    settings = settings_for(sim).model_copy(update={"tdx_web_services_key": "wrong"})
     async with TdxClient.from_settings(settings) as client:
         with pytest.raises(TdxError) as caught:
             await client.get_ticket(1)
@@ -253,7 +254,7 @@ async def test_rate_limit_per_method_with_headers_and_reset(
 
 async def test_min_retry_after_guards_against_clock_skew(sim: SimServer) -> None:
     sim.tdx.fail("GET", r"/people/", 429, reset_after=0.1)
-    async with TdxClient.from_settings(sim.settings) as client:
+    async with TdxClient.from_settings(settings_for(sim)) as client:
         with pytest.raises(TdxRateLimited) as caught:
             await client.get_person("x")
     assert caught.value.retry_after == timedelta(seconds=5)
@@ -278,7 +279,7 @@ async def test_injected_faults_500_429_and_timeout(
 
     rule = {"method": "post", "path": r"/tickets$", "status": "timeout", "delay": 0.5}
     assert (await http.post("/_sim/tdx/faults", json=rule)).status_code == 200
-    async with TdxClient.from_settings(sim.settings, timeout=0.2) as impatient:
+    async with TdxClient.from_settings(settings_for(sim), timeout=0.2) as impatient:
         await impatient.get_ticket(ticket["ID"])  # logs in first, outside the fault
         with pytest.raises(httpx.TimeoutException):
             await impatient.create_ticket(BASE_TICKET | {"Title": "slow"})

@@ -17,11 +17,15 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/deskflow dev
 
-# The whole suite on SQLite, then the database-heavy parts again on PostgreSQL.
+# The whole suite on SQLite, then the database-heavy parts again on PostgreSQL. Most of a
+# test's time is spent waiting on a Temporal server, so the suite runs in 4 processes (each
+# with its own servers); the system tests measure rates and kill processes, so they run alone.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
-	DESKFLOW_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider $(PG_TESTS)
+	$(PYTEST) -n 4 --ignore=tests/system
+	$(PYTEST) tests/system
+	DESKFLOW_TEST_DB=postgresql $(PYTEST) -n 4 $(PG_TESTS)
 
 bench: install
 	$(BIN)/deskflow bench

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from domain.refresh import Status
 from tests.batches.test_refresh_batch import seed_tdx
-from tests.workflows.helpers import reach, start, ticket_input, until
+from tests.workflows.helpers import reach, start, state, ticket_input, until
 
 DESKFLOW = str(Path(sys.executable).with_name("deskflow"))
 
@@ -58,7 +58,9 @@ async def test_ticket_show_update_and_signal(env, worker):
         '{"replacement": {"serial": "N1", "platform": "linux", "model": "x"}}',
     )
     assert code == 1 and "replacement.platform" in out
-    assert (await handle.query("state")) is not None
+    # Refused before it was sent: the ticket still waits for its replacement.
+    s = await state(handle)
+    assert s.status == Status.pending_ordering and s.replacement_system is None
 
     code, out = await deskflow(
         env,

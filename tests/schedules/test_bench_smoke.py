@@ -22,7 +22,7 @@ async def test_bench_discovery_small(env, tmp_path):
             weeks=1,
         )
     assert figures["discovery_waiting_tickets"] == 300
-    assert 0 < figures["discovery_planned"] <= min(300, figures["discovery_free_capacity"])
+    # Every free seat is offered (no more), each offer reaches its ticket, none fails.
+    assert figures["discovery_planned"] == min(300, figures["discovery_free_capacity"]) > 0
     assert figures["discovery_signals_sent"] == figures["discovery_planned"]
     assert figures["discovery_signal_failures"] == 0
-    assert figures["discovery_plan_s"] >= 0 and figures["discovery_signals_per_s"] > 0

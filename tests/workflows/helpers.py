@@ -104,10 +104,28 @@ async def reach(handle: WorkflowHandle, status: Status, timeout: float = 15.0) -
     return await until(handle, lambda s: s.status == status, status.value, timeout)
 
 
+async def quiet(handle: WorkflowHandle, timeout: float = 15.0) -> None:
+    """Wait until the workflow has nothing in flight: no workflow task, no first attempt.
+
+    Then it waits on a message, a timer or a check that retries until the outside world
+    changes (a serial not yet in TDX assets, a delivery not yet installed), and its `state`
+    is the one it will keep until then.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = (await handle.describe()).raw_description
+        first_attempts = [a for a in raw.pending_activities if a.attempt <= 1]
+        if not first_attempts and not raw.HasField("pending_workflow_task"):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workflow still busy: {raw.pending_activities}")
+        await asyncio.sleep(0.02)
+
+
 async def settle(handle: WorkflowHandle, status: Status) -> TicketState:
-    """Reach `status` and let the workflow finish the step's side effects."""
+    """Reach `status` and wait until the workflow has finished the step's side effects."""
     await reach(handle, status)
-    await asyncio.sleep(0.3)
+    await quiet(handle)
     return await reach(handle, status)
 
 

@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.tdx_client import TdxClient, TdxError, TdxNotFound, TdxRateLimited
+from activities.tdx_client import (
+    StatusClass,
+    TdxClient,
+    TdxError,
+    TdxNotFound,
+    TdxRateLimited,
+    TicketClass,
+    status_class,
+)
 from domain.activity_requests import (
     AssetFound,
     AssetLookup,
@@ -37,6 +45,13 @@ from domain.activity_requests import (
 from domain.refresh import Person, SystemLookup
 from domain.settings import Settings
 from store.tables import Event
+
+# A change request is a TDX Change; the refresh and location checks are service requests.
+CLASSIFICATION = {
+    "refresh": TicketClass.SERVICE_REQUEST,
+    "changed_location": TicketClass.SERVICE_REQUEST,
+    "change_request": TicketClass.CHANGE,
+}
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -131,7 +146,7 @@ class TdxActivities:
                     "Title": req.title,
                     "Description": f"{req.description}\n{marker}",
                     "RequestorEmail": req.requestor_email,
-                    "Classification": req.kind,
+                    "Classification": int(CLASSIFICATION[req.kind]),
                 }
             )
             return {"tdx_ticket_id": ticket["ID"]}
@@ -214,7 +229,7 @@ class TdxActivities:
     async def delivery_progress(self, req: DeliveryCheck) -> str:
         """'closed' or 'installed' once TDX says so; otherwise fail and be retried tomorrow."""
         ticket = await self.client.get_ticket(req.tdx_ticket_id)
-        if ticket.get("StatusClass") in ("Completed", "Cancelled"):
+        if status_class(ticket) in (StatusClass.COMPLETED, StatusClass.CANCELLED):
             return "closed"
         if not req.installed_known and req.deliver_task_id:
             task = await self.client.get_task(req.tdx_ticket_id, req.deliver_task_id)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from enum import IntEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,37 @@ TOKEN_REFRESH_MARGIN = timedelta(minutes=10)
 DEFAULT_MIN_RETRY_AFTER = timedelta(seconds=5)
 # Used when a 429 lacks a readable X-RateLimit-Reset: TDX windows last 60 s.
 FALLBACK_RETRY_AFTER = timedelta(seconds=60)
+
+
+class StatusClass(IntEnum):
+    """A ticket status's class, as TDX serializes it: a number beside `StatusName`."""
+
+    NONE = 0
+    NEW = 1
+    IN_PROCESS = 2
+    COMPLETED = 3
+    CANCELLED = 4
+    ON_HOLD = 5
+    REQUESTED = 6
+
+
+class TicketClass(IntEnum):
+    """A ticket's `Classification` number, fixed across every TDX tenant."""
+
+    INCIDENT = 32
+    PROBLEM = 33
+    CHANGE = 34
+    RELEASE = 35
+    SERVICE_REQUEST = 46
+    MAJOR_INCIDENT = 77
+
+
+def status_class(ticket: Mapping[str, Any]) -> StatusClass:
+    """The ticket's status class; NONE when TDX sent something we do not know."""
+    try:
+        return StatusClass(int(ticket.get("StatusClass") or 0))
+    except (TypeError, ValueError):
+        return StatusClass.NONE
 
 
 class TdxError(Exception):

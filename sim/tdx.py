@@ -36,6 +36,24 @@ from pydantic import BaseModel, ConfigDict, field_validator
 API_PREFIX = "/TDWebApi/api"
 CONTROL_PREFIX = "/_sim/tdx"
 
+# TDX serializes its enums as numbers (TeamDynamix.Api.Statuses.StatusClass).
+CLASS_NEW = 1
+CLASS_IN_PROCESS = 2
+CLASS_COMPLETED = 3
+CLASS_CANCELLED = 4
+CLASS_ON_HOLD = 5
+CLASS_REQUESTED = 6
+# Ticket classifications (TeamDynamix.Api.Tickets.TicketClass) a ticket may be created with.
+TICKET_CLASSES = {
+    32: "Incident",
+    33: "Problem",
+    34: "Change",
+    35: "Release",
+    46: "Service Request",
+    77: "Major Incident",
+}
+SERVICE_REQUEST = 46
+
 # Ticket statuses of the simulated ticketing application: ID -> (name, status class).
 STATUS_NEW = 1
 STATUS_OPEN = 2
@@ -44,16 +62,16 @@ STATUS_ON_HOLD = 4
 STATUS_RESOLVED = 5
 STATUS_CLOSED = 6
 STATUS_CANCELLED = 7
-STATUSES: dict[int, tuple[str, str]] = {
-    STATUS_NEW: ("New", "New"),
-    STATUS_OPEN: ("Open", "InProcess"),
-    STATUS_IN_PROCESS: ("In Process", "InProcess"),
-    STATUS_ON_HOLD: ("On Hold", "OnHold"),
-    STATUS_RESOLVED: ("Resolved", "Completed"),
-    STATUS_CLOSED: ("Closed", "Completed"),
-    STATUS_CANCELLED: ("Cancelled", "Cancelled"),
+STATUSES: dict[int, tuple[str, int]] = {
+    STATUS_NEW: ("New", CLASS_NEW),
+    STATUS_OPEN: ("Open", CLASS_IN_PROCESS),
+    STATUS_IN_PROCESS: ("In Process", CLASS_IN_PROCESS),
+    STATUS_ON_HOLD: ("On Hold", CLASS_ON_HOLD),
+    STATUS_RESOLVED: ("Resolved", CLASS_COMPLETED),
+    STATUS_CLOSED: ("Closed", CLASS_COMPLETED),
+    STATUS_CANCELLED: ("Cancelled", CLASS_CANCELLED),
 }
-_FINISHED_CLASSES = {"Completed", "Cancelled"}
+_FINISHED_CLASSES = {CLASS_COMPLETED, CLASS_CANCELLED}
 
 # Fields a ticket create or full edit may set; everything else on a ticket is derived.
 _TICKET_REQUIRED = ("TypeID", "Title", "AccountID", "StatusID")
@@ -566,7 +584,11 @@ class TdxSim:
     def create_ticket(self, app_id: int, body: dict[str, Any]) -> dict[str, Any]:
         ticket_id = self._next_id()
         ticket: dict[str, Any] = {"ID": ticket_id, "AppID": app_id, **self._editable(body)}
-        ticket["Classification"] = body.get("Classification", 0)  # settable on creation only
+        classification = body.get("Classification", SERVICE_REQUEST)
+        if classification not in TICKET_CLASSES or isinstance(classification, bool):
+            raise HTTPException(400, f"Invalid Classification {classification!r}.")
+        ticket["Classification"] = classification  # settable on creation only
+        ticket["ClassificationName"] = TICKET_CLASSES[classification]
         ticket["Attributes"] = self._attributes(body.get("Attributes"))
         ticket["CreatedDate"] = _iso(_now())
         ticket["Uri"] = f"api/{app_id}/tickets/{ticket_id}"

@@ -138,6 +138,7 @@ class TdxClient:
         self.app_id = app_id
         self.asset_app_id = asset_app_id
         self.min_retry_after = min_retry_after
+        self.timeout = timeout
         self._beid = beid
         self._key = (
             web_services_key
@@ -158,7 +159,7 @@ class TdxClient:
         cls,
         settings: Settings,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         min_retry_after: timedelta = DEFAULT_MIN_RETRY_AFTER,
     ) -> TdxClient:
         return cls(
@@ -167,7 +168,7 @@ class TdxClient:
             settings.tdx_web_services_key,
             settings.tdx_app_id,
             settings.tdx_asset_app_id,
-            timeout=timeout,
+            timeout=settings.tdx_timeout_seconds if timeout is None else timeout,
             min_retry_after=min_retry_after,
         )
 
@@ -241,9 +242,19 @@ class TdxClient:
     async def _send(
         self, method: str, path: str, body: Any, params: Mapping[str, str] | None, token: str
     ) -> httpx.Response:
-        response = await self._http.request(
-            method, path, json=body, params=params, headers={"Authorization": f"Bearer {token}"}
-        )
+        # httpx's timeout bounds each phase; a whole request (a trickling answer included)
+        # must end within `timeout` too, or a create could outlast the wait for its marker.
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self._http.request(
+                    method,
+                    path,
+                    json=body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no answer from TDX within {self.timeout:g} s") from None
         log.debug("TDX %s %s -> %s", method, path, response.status_code)
         return response
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     tdx_cancelled_status_id: int = 7
     tdx_max_calls_per_minute: int = 55
     tdx_max_creates_per_minute: int = 28
+    # How long deskflow waits for a TDX answer, and how long after sending a create TDX may
+    # still carry it out (its longest processing time, with margin): a retry that cannot
+    # see the first create's marker waits that long before creating again.
+    tdx_timeout_seconds: float = 20.0
+    tdx_create_settle_seconds: float = 300.0
 
     halo_base_url: str = "http://127.0.0.1:8090/halo/"
     halo_client_id: str = "deskflow"

@@ -1,9 +1,9 @@
 """The deskflow worker process: workflows and activities on their task queues.
 
-Three workers share one client: the main queue (workflows, email, Slack, database), the
-TDX queue and the TDX ticket-creation queue. The two TDX queues carry a task-queue rate
+Workers share one client: the main queue (workflows, email, Slack, database) and one queue
+per rate-limited TDX method (`domain.tdx_queues`). Each TDX queue carries a task-queue rate
 limit that the Temporal server enforces across every worker process, which is how N
-workers together stay under TDX's per-minute limits.
+workers together stay under each of TDX's per-method limits.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ log = logging.getLogger("deskflow.worker")
 
 def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     sessions = session_factory(make_engine(settings.database_url))
-    tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings, timeout=20.0))
+    tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings))
     db = TicketDbActivities(sessions)
     email = EmailActivities(settings, sessions)
     slack = SlackActivities(sessions, SlackClient.from_settings(settings))
@@ -66,27 +66,21 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
         ],
         activity_executor=executor,
     )
-    tdx_calls = Worker(
-        client,
-        task_queue=settings.tdx_task_queue,
-        activities=[
-            tdx.create_task,
-            tdx.complete_task,
-            tdx.schedule_day1,
-            tdx.add_feed,
-            tdx.find_asset,
-            tdx.delivery_progress,
-            tdx.lookup_system,
-        ],
-        max_task_queue_activities_per_second=settings.tdx_max_calls_per_minute / 60,
-    )
-    tdx_creates = Worker(
-        client,
-        task_queue=settings.tdx_create_task_queue,
-        activities=[tdx.create_ticket],
-        max_task_queue_activities_per_second=settings.tdx_max_creates_per_minute / 60,
-    )
-    return [main, tdx_calls, tdx_creates]
+    tdx_workers = [
+        Worker(
+            client,
+            task_queue=settings.tdx_queue(kind),
+            activities=activities,
+            max_task_queue_activities_per_second=settings.tdx_queue_rate(kind),
+        )
+        for kind, activities in (
+            ("calls", [tdx.complete_task, tdx.schedule_day1, tdx.add_feed, tdx.delivery_progress]),
+            ("ticket_create", [tdx.create_ticket]),
+            ("task_create", [tdx.create_task]),
+            ("asset_search", [tdx.find_asset, tdx.lookup_system]),
+        )
+    ]
+    return [main, *tdx_workers]
 
 
 async def run_workers(settings: Settings | None = None) -> None:

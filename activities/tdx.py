@@ -1,10 +1,16 @@
 """TeamDynamix activities: each is idempotent and waits out TDX's rate limit exactly.
 
-They run on their own task queues (`{queue}-tdx`, and `{queue}-tdx-create` for ticket
-creation) whose worker-side rate limit keeps every worker together under TDX's per-minute
-limits; a 429 that still gets through is retried at `X-RateLimit-Reset`, not sooner.
-Idempotency: an external change is recorded as an Event keyed by the workflow's key, and
-tickets carry a `[deskflow:key]` marker that a retry searches for before creating again.
+Each TDX method TDX limits on its own runs on a task queue of its own (see
+`domain.settings.TDX_METHOD_QUEUES`) whose worker-side rate limit keeps every worker together
+under that method's per-minute limit; a 429 that still gets through is retried at
+`X-RateLimit-Reset`, not sooner.
+
+Idempotency: an external change is recorded as an Event keyed by the workflow's key. Creates
+(tickets and tasks) cannot be made idempotent by TDX itself, so they carry a marker (a
+`[deskflow:key]` line for tickets, the title for tasks) that a retry looks for first, and a
+create whose answer was lost (timeout, 5xx, crash) leaves a `TdxCreateIntent`: until TDX's
+longest processing time has passed since that request was sent, a retry that does not see
+the marker yet waits instead of creating, because the first request may still land.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -22,7 +28,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.tdx_client import TdxClient, TdxError, TdxNotFound, TdxRateLimited
+from activities.tdx_client import (
+    StatusClass,
+    TdxClient,
+    TdxError,
+    TdxNotFound,
+    TdxRateLimited,
+    TicketClass,
+    status_class,
+)
 from domain.activity_requests import (
     AssetFound,
     AssetLookup,
@@ -36,7 +50,14 @@ from domain.activity_requests import (
 )
 from domain.refresh import Person, SystemLookup
 from domain.settings import Settings
-from store.tables import Event
+from store.tables import Event, TdxCreateIntent
+
+# A change request is a TDX Change; the refresh and location checks are service requests.
+CLASSIFICATION = {
+    "refresh": TicketClass.SERVICE_REQUEST,
+    "changed_location": TicketClass.SERVICE_REQUEST,
+    "change_request": TicketClass.CHANGE,
+}
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -103,6 +124,71 @@ class TdxActivities:
         await asyncio.to_thread(self._record, key, ticket_id, kind, detail)
         return detail
 
+    # -- creates that TDX may still be processing after we gave up on the answer --
+
+    def _intent_sent_at(self, key: str) -> datetime | None:
+        with self.sessions() as db:
+            row = db.get(TdxCreateIntent, key)
+            return None if row is None else row.sent_at
+
+    def _set_intent(self, key: str, ticket_id: str, sent_at: datetime | None) -> None:
+        with self.sessions.begin() as db:
+            row = db.get(TdxCreateIntent, key)
+            if sent_at is None:
+                if row is not None:
+                    db.delete(row)
+            elif row is None:
+                db.add(TdxCreateIntent(key=key, ticket_id=ticket_id, sent_at=sent_at))
+            else:
+                row.sent_at = sent_at
+
+    async def _create_unless_found(
+        self,
+        key: str,
+        ticket_id: str,
+        find: Callable[[], Awaitable[int | None]],
+        create: Callable[[], Awaitable[int]],
+    ) -> tuple[int, bool]:
+        """Find the object a previous attempt made, or create it: (TDX id, created now).
+
+        A request that may have reached TDX (timed out, 5xx, worker killed mid-call) leaves
+        its intent; a retry that does not find the marker yet waits until that request can
+        no longer land (`tdx_create_settle_seconds` after we stopped waiting for its answer,
+        or after it was sent if the worker died meanwhile) before creating again.
+        A request TDX clearly did not carry out (429, 4xx, no connection) clears the intent.
+        """
+        intent = f"tdx-create:{key}"
+        found = await find()
+        if found is not None:
+            await asyncio.to_thread(self._set_intent, intent, ticket_id, None)
+            return found, False
+        sent_at = await asyncio.to_thread(self._intent_sent_at, intent)
+        settle = timedelta(seconds=self.settings.tdx_create_settle_seconds)
+        if sent_at is not None:
+            wait = sent_at + settle - datetime.now(UTC)
+            if wait > timedelta(0):
+                raise ApplicationError(
+                    "an earlier TDX create may still land; looking for it again before creating",
+                    type="TdxCreatePending",
+                    next_retry_delay=wait,
+                    category=ApplicationErrorCategory.BENIGN,
+                )
+        await asyncio.to_thread(self._set_intent, intent, ticket_id, datetime.now(UTC))
+        try:
+            made = await create()
+        except (TdxRateLimited, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            await asyncio.to_thread(self._set_intent, intent, ticket_id, None)
+            raise
+        except (TdxError, httpx.TransportError) as e:
+            # Unknown outcome: TDX may carry the request out for a while after this moment.
+            clear = isinstance(e, TdxError) and e.status < 500
+            await asyncio.to_thread(
+                self._set_intent, intent, ticket_id, None if clear else datetime.now(UTC)
+            )
+            raise
+        await asyncio.to_thread(self._set_intent, intent, ticket_id, None)
+        return made, True
+
     def ticket_url(self, tdx_id: int) -> str:
         base = self.settings.tdx_base_url.rstrip("/").removesuffix("/TDWebApi")
         return f"{base}/TDNext/Apps/{self.settings.tdx_app_id}/Tickets/TicketDet?TicketID={tdx_id}"
@@ -113,16 +199,15 @@ class TdxActivities:
         marker = f"[deskflow:{req.key}]"
         created = True
 
-        async def create() -> dict[str, Any]:
-            nonlocal created
+        async def find() -> int | None:
             found = [
                 t
                 for t in await self.client.search_tickets(marker)
-                if marker in t.get("Description", "")
+                if marker in (t.get("Description") or "")
             ]
-            if found:
-                created = False
-                return {"tdx_ticket_id": found[0]["ID"]}
+            return min(int(t["ID"]) for t in found) if found else None
+
+        async def post() -> int:
             ticket = await self.client.create_ticket(
                 {
                     "TypeID": self.settings.tdx_ticket_type_id,
@@ -131,10 +216,15 @@ class TdxActivities:
                     "Title": req.title,
                     "Description": f"{req.description}\n{marker}",
                     "RequestorEmail": req.requestor_email,
-                    "Classification": req.kind,
+                    "Classification": int(CLASSIFICATION[req.kind]),
                 }
             )
-            return {"tdx_ticket_id": ticket["ID"]}
+            return int(ticket["ID"])
+
+        async def create() -> dict[str, Any]:
+            nonlocal created
+            tdx_id, created = await self._create_unless_found(req.key, req.ticket_id, find, post)
+            return {"tdx_ticket_id": tdx_id}
 
         detail = await self._once(f"tdx:{req.key}", req.ticket_id, f"tdx.{req.kind}_ticket", create)
         tdx_id = int(detail["tdx_ticket_id"])
@@ -143,12 +233,18 @@ class TdxActivities:
     @activity.defn(name="tdx_create_task")
     @tdx_errors
     async def create_task(self, req: TdxTaskRequest) -> int:
-        async def create() -> dict[str, Any]:
-            for task in await self.client.list_tasks(req.tdx_ticket_id):
-                if task.get("Title") == req.title:
-                    return {"task_id": task["ID"]}
+        async def find() -> int | None:
+            tasks = await self.client.list_tasks(req.tdx_ticket_id)
+            found = [int(t["ID"]) for t in tasks if t.get("Title") == req.title]
+            return min(found) if found else None
+
+        async def post() -> int:
             task = await self.client.create_task(req.tdx_ticket_id, {"Title": req.title})
-            return {"task_id": task["ID"]}
+            return int(task["ID"])
+
+        async def create() -> dict[str, Any]:
+            task_id, _ = await self._create_unless_found(key, req.ticket_id, find, post)
+            return {"task_id": task_id}
 
         key = f"tdx:{req.ticket_id}:task:{req.kind}"
         return int((await self._once(key, req.ticket_id, "tdx.task_created", create))["task_id"])
@@ -214,7 +310,7 @@ class TdxActivities:
     async def delivery_progress(self, req: DeliveryCheck) -> str:
         """'closed' or 'installed' once TDX says so; otherwise fail and be retried tomorrow."""
         ticket = await self.client.get_ticket(req.tdx_ticket_id)
-        if ticket.get("StatusClass") in ("Completed", "Cancelled"):
+        if status_class(ticket) in (StatusClass.COMPLETED, StatusClass.CANCELLED):
             return "closed"
         if not req.installed_known and req.deliver_task_id:
             task = await self.client.get_task(req.tdx_ticket_id, req.deliver_task_id)

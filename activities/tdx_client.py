@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from enum import IntEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,37 @@ TOKEN_REFRESH_MARGIN = timedelta(minutes=10)
 DEFAULT_MIN_RETRY_AFTER = timedelta(seconds=5)
 # Used when a 429 lacks a readable X-RateLimit-Reset: TDX windows last 60 s.
 FALLBACK_RETRY_AFTER = timedelta(seconds=60)
+
+
+class StatusClass(IntEnum):
+    """A ticket status's class, as TDX serializes it: a number beside `StatusName`."""
+
+    NONE = 0
+    NEW = 1
+    IN_PROCESS = 2
+    COMPLETED = 3
+    CANCELLED = 4
+    ON_HOLD = 5
+    REQUESTED = 6
+
+
+class TicketClass(IntEnum):
+    """A ticket's `Classification` number, fixed across every TDX tenant."""
+
+    INCIDENT = 32
+    PROBLEM = 33
+    CHANGE = 34
+    RELEASE = 35
+    SERVICE_REQUEST = 46
+    MAJOR_INCIDENT = 77
+
+
+def status_class(ticket: Mapping[str, Any]) -> StatusClass:
+    """The ticket's status class; NONE when TDX sent something we do not know."""
+    try:
+        return StatusClass(int(ticket.get("StatusClass") or 0))
+    except (TypeError, ValueError):
+        return StatusClass.NONE
 
 
 class TdxError(Exception):
@@ -106,6 +138,7 @@ class TdxClient:
         self.app_id = app_id
         self.asset_app_id = asset_app_id
         self.min_retry_after = min_retry_after
+        self.timeout = timeout
         self._beid = beid
         self._key = (
             web_services_key
@@ -126,7 +159,7 @@ class TdxClient:
         cls,
         settings: Settings,
         *,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         min_retry_after: timedelta = DEFAULT_MIN_RETRY_AFTER,
     ) -> TdxClient:
         return cls(
@@ -135,7 +168,7 @@ class TdxClient:
             settings.tdx_web_services_key,
             settings.tdx_app_id,
             settings.tdx_asset_app_id,
-            timeout=timeout,
+            timeout=settings.tdx_timeout_seconds if timeout is None else timeout,
             min_retry_after=min_retry_after,
         )
 
@@ -209,9 +242,19 @@ class TdxClient:
     async def _send(
         self, method: str, path: str, body: Any, params: Mapping[str, str] | None, token: str
     ) -> httpx.Response:
-        response = await self._http.request(
-            method, path, json=body, params=params, headers={"Authorization": f"Bearer {token}"}
-        )
+        # httpx's timeout bounds each phase; a whole request (a trickling answer included)
+        # must end within `timeout` too, or a create could outlast the wait for its marker.
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self._http.request(
+                    method,
+                    path,
+                    json=body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no answer from TDX within {self.timeout:g} s") from None
         log.debug("TDX %s %s -> %s", method, path, response.status_code)
         return response
 

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.tdx_queues import TdxQueue, tdx_queue
+
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; defaults run the local stand-ins from `make run`."""
@@ -47,8 +49,17 @@ class Settings(BaseSettings):
     tdx_account_id: int = 1
     tdx_new_status_id: int = 1
     tdx_cancelled_status_id: int = 7
-    tdx_max_calls_per_minute: int = 55
-    tdx_max_creates_per_minute: int = 28
+    # What the TDX queues may start per rate window, all workers together: just under TDX's
+    # own per-method limits (60, and 30 for ticket creation), so a burst at a window's edge
+    # still fits. The window is TDX's 60 s; the stand-in can be told a shorter one.
+    tdx_max_calls_per_minute: float = 57
+    tdx_max_creates_per_minute: float = 28.5
+    tdx_rate_window_seconds: float = 60.0
+    # How long deskflow waits for a TDX answer, and how long after sending a create TDX may
+    # still carry it out (its longest processing time, with margin): a retry that cannot
+    # see the first create's marker waits that long before creating again.
+    tdx_timeout_seconds: float = 20.0
+    tdx_create_settle_seconds: float = 300.0
 
     halo_base_url: str = "http://127.0.0.1:8090/halo/"
     halo_client_id: str = "deskflow"
@@ -59,13 +70,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     codec_keys: SecretStr | None = None  # "keyid:base64key,..." first one encrypts
 
-    @property
-    def tdx_task_queue(self) -> str:
-        return f"{self.task_queue}-tdx"
+    def tdx_queue(self, kind: TdxQueue) -> str:
+        """The task queue of one kind of TDX call (see `domain.tdx_queues`)."""
+        return tdx_queue(self.task_queue, kind)
 
-    @property
-    def tdx_create_task_queue(self) -> str:
-        return f"{self.task_queue}-tdx-create"
+    def tdx_queue_rate(self, kind: TdxQueue) -> float:
+        """Activities per second that queue may start, all workers together."""
+        per_window = (
+            self.tdx_max_creates_per_minute
+            if kind == "ticket_create"
+            else self.tdx_max_calls_per_minute
+        )
+        return per_window / self.tdx_rate_window_seconds
 
 
 @lru_cache

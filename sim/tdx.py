@@ -17,10 +17,12 @@ import hashlib
 import hmac
 import json
 import math
+import random
 import re
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,10 +33,28 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 API_PREFIX = "/TDWebApi/api"
 CONTROL_PREFIX = "/_sim/tdx"
+
+# TDX serializes its enums as numbers (TeamDynamix.Api.Statuses.StatusClass).
+CLASS_NEW = 1
+CLASS_IN_PROCESS = 2
+CLASS_COMPLETED = 3
+CLASS_CANCELLED = 4
+CLASS_ON_HOLD = 5
+CLASS_REQUESTED = 6
+# Ticket classifications (TeamDynamix.Api.Tickets.TicketClass) a ticket may be created with.
+TICKET_CLASSES = {
+    32: "Incident",
+    33: "Problem",
+    34: "Change",
+    35: "Release",
+    46: "Service Request",
+    77: "Major Incident",
+}
+SERVICE_REQUEST = 46
 
 # Ticket statuses of the simulated ticketing application: ID -> (name, status class).
 STATUS_NEW = 1
@@ -44,16 +64,16 @@ STATUS_ON_HOLD = 4
 STATUS_RESOLVED = 5
 STATUS_CLOSED = 6
 STATUS_CANCELLED = 7
-STATUSES: dict[int, tuple[str, str]] = {
-    STATUS_NEW: ("New", "New"),
-    STATUS_OPEN: ("Open", "InProcess"),
-    STATUS_IN_PROCESS: ("In Process", "InProcess"),
-    STATUS_ON_HOLD: ("On Hold", "OnHold"),
-    STATUS_RESOLVED: ("Resolved", "Completed"),
-    STATUS_CLOSED: ("Closed", "Completed"),
-    STATUS_CANCELLED: ("Cancelled", "Cancelled"),
+STATUSES: dict[int, tuple[str, int]] = {
+    STATUS_NEW: ("New", CLASS_NEW),
+    STATUS_OPEN: ("Open", CLASS_IN_PROCESS),
+    STATUS_IN_PROCESS: ("In Process", CLASS_IN_PROCESS),
+    STATUS_ON_HOLD: ("On Hold", CLASS_ON_HOLD),
+    STATUS_RESOLVED: ("Resolved", CLASS_COMPLETED),
+    STATUS_CLOSED: ("Closed", CLASS_COMPLETED),
+    STATUS_CANCELLED: ("Cancelled", CLASS_CANCELLED),
 }
-_FINISHED_CLASSES = {"Completed", "Cancelled"}
+_FINISHED_CLASSES = {CLASS_COMPLETED, CLASS_CANCELLED}
 
 # Fields a ticket create or full edit may set; everything else on a ticket is derived.
 _TICKET_REQUIRED = ("TypeID", "Title", "AccountID", "StatusID")
@@ -114,6 +134,10 @@ class TdxFault(BaseModel):
     `"timeout"`, which sleeps `delay` seconds and then answers normally (so the work is done
     even though the caller gave up, as with a real slow server). A 429 advertises a reset
     `reset_after` seconds ahead (default: the rate-limit window). `count=None` never runs out.
+    `chance` below 1 makes the rule hit only that share of matching calls (drawn from the
+    stand-in's seeded generator); a call it spares does not use up `count`. `after_work`
+    makes a 5xx answer come after the call was carried out, as a gateway error in front of a
+    server that did the work.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -124,6 +148,8 @@ class TdxFault(BaseModel):
     count: int | None = 1
     delay: float = 5.0
     reset_after: float | None = None
+    chance: float = Field(1.0, gt=0, le=1)
+    after_work: bool = False
 
     @field_validator("method")
     @classmethod
@@ -142,6 +168,12 @@ class TdxFault(BaseModel):
     def _valid_regex(cls, value: str) -> str:
         re.compile(value)
         return value
+
+    @model_validator(mode="after")
+    def _work_then_5xx(self) -> TdxFault:
+        if self.after_work and (self.status == "timeout" or self.status == 429):
+            raise ValueError("after_work applies to 5xx answers only")
+        return self
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method.upper()) and re.search(self.path, path) is not None
@@ -260,6 +292,9 @@ class TdxSim:
         self.locations: dict[int, dict[str, Any]] = {}
         self.calls: list[TdxCall] = []
         self.faults: list[TdxFault] = []
+        self.random = random.Random(0)  # draws for faults with a `chance`; reseed in tests
+        self.injected: Counter[str] = Counter()  # faults served, by status ("timeout", "500")
+        self.in_flight = 0  # API calls being answered right now (slow answers included)
         self._ids = 0
 
     # ----------------------------------------------------------------- test control
@@ -274,6 +309,7 @@ class TdxSim:
         self.locations.clear()
         self.calls.clear()
         self.faults.clear()
+        self.injected.clear()
         self.limiter.clear()
 
     def revoke_tokens(self) -> None:
@@ -305,6 +341,8 @@ class TdxSim:
         count: int | None = 1,
         delay: float = 5.0,
         reset_after: float | None = None,
+        chance: float = 1.0,
+        after_work: bool = False,
     ) -> TdxFault:
         """Queue a fault rule (see `TdxFault`); rules are consumed in the order added."""
         fault = TdxFault(
@@ -314,6 +352,8 @@ class TdxSim:
             count=count,
             delay=delay,
             reset_after=reset_after,
+            chance=chance,
+            after_work=after_work,
         )
         self.faults.append(fault)
         return fault
@@ -457,11 +497,13 @@ class TdxSim:
         """Run one API call through faults, the rate limiter and the endpoint; log it."""
         at = _now()
         status = 499  # stays so only if the caller went away and the task was cancelled
+        self.in_flight += 1
         try:
             response = await self._answer(request, route, call_next)
             status = response.status_code
             return response
         finally:
+            self.in_flight -= 1
             self.calls.append(TdxCall(request.method, request.url.path, route, status, at))
 
     async def _answer(
@@ -480,7 +522,7 @@ class TdxSim:
             reset_at = time.time() + ahead
             headers = limit_headers(self.limiter.limit_for(method_key), 0, reset_at)
             return _error(429, "Simulated rate limit.", headers)
-        elif fault is not None:
+        elif fault is not None and not fault.after_work:
             return _error(fault.status, "Simulated server failure.")
         client = request.client.host if request.client else "unknown"
         decision = self.limiter.hit(method_key, client)
@@ -493,11 +535,16 @@ class TdxSim:
         except RequestValidationError as exc:
             response = _error(400, f"Invalid request: {exc.errors()}")
         response.headers.update(decision.headers)
+        if fault is not None and fault.after_work and isinstance(fault.status, int):
+            return _error(fault.status, "Simulated gateway failure.")
         return response
 
     def _take_fault(self, method: str, path: str) -> TdxFault | None:
         for fault in self.faults:
             if fault.matches(method, path):
+                if fault.chance < 1 and self.random.random() >= fault.chance:
+                    continue  # spared: later rules may still apply
+                self.injected[str(fault.status)] += 1
                 if fault.count is not None:
                     fault.count -= 1
                     if fault.count <= 0:
@@ -566,7 +613,11 @@ class TdxSim:
     def create_ticket(self, app_id: int, body: dict[str, Any]) -> dict[str, Any]:
         ticket_id = self._next_id()
         ticket: dict[str, Any] = {"ID": ticket_id, "AppID": app_id, **self._editable(body)}
-        ticket["Classification"] = body.get("Classification", 0)  # settable on creation only
+        classification = body.get("Classification", SERVICE_REQUEST)
+        if classification not in TICKET_CLASSES or isinstance(classification, bool):
+            raise HTTPException(400, f"Invalid Classification {classification!r}.")
+        ticket["Classification"] = classification  # settable on creation only
+        ticket["ClassificationName"] = TICKET_CLASSES[classification]
         ticket["Attributes"] = self._attributes(body.get("Attributes"))
         ticket["CreatedDate"] = _iso(_now())
         ticket["Uri"] = f"api/{app_id}/tickets/{ticket_id}"

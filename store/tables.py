@@ -313,6 +313,21 @@ class Event(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class TdxCreateIntent(Base):
+    """A TDX create that was sent and whose outcome is unknown yet (issue 8, point 8).
+
+    Written just before the POST and removed once TDX has clearly refused it. While a row is
+    younger than TDX's longest processing time, a retry must not create again: the first
+    request may still land.
+    """
+
+    __tablename__ = "tdx_create_intent"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(64), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class EmailLog(Base):
     """Every email attempt; the unique `idem_key` is what stops a retry sending twice."""
 
@@ -345,3 +360,21 @@ class Batch(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     source_name: Mapped[str] = mapped_column(String(255))  # e.g. the uploaded CSV's file name
     row_count: Mapped[int] = mapped_column(Integer)
+
+
+class BatchLine(Base):
+    """One line of a batch's CSV, stored at launch so the workflow reads them in pages.
+
+    A good line carries its row (`BatchRow` as JSON); a line refused while parsing carries
+    the reason instead. Temporal messages stay small however long the file is.
+    """
+
+    __tablename__ = "batch_line"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(255))
+    row: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    refused: Mapped[str | None] = mapped_column(Text)

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SystemLookup,
         batch_ticket_id,
     )
+    from domain.tdx_queues import tdx_queue
 
 IN_FLIGHT = 20
 ROWS_PER_RUN = 400  # continue-as-new after this many rows keeps each history small
@@ -72,7 +73,7 @@ class RefreshBatch:
                 "tdx_lookup_system",
                 row.serial,
                 result_type=SystemLookup,
-                task_queue=f"{workflow.info().task_queue}-tdx",
+                task_queue=tdx_queue(workflow.info().task_queue, "asset_search"),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(
                     maximum_interval=timedelta(minutes=5),

@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         WizardSubmission,
     )
     from domain.refresh_rules import check_edit, check_provide_location, check_wizard
+    from domain.tdx_queues import tdx_queue
 
 INVITE_REMINDERS = {"wizard_reminder_1": 5, "wizard_reminder_2": 10, "location_info": 14}
 SHORT = timedelta(seconds=30)
@@ -178,7 +179,7 @@ class RefreshTicket:
                     ticket_id=s.ticket_id, tdx_ticket_id=created.tdx_ticket_id, kind=k, title=t
                 ),
                 result_type=int,
-                task_queue=self._tdx_queue,
+                task_queue=self._tdx_tasks_queue,
                 start_to_close_timeout=SHORT,
                 retry_policy=TDX_RETRY,
             )
@@ -316,6 +317,7 @@ class RefreshTicket:
             AssetLookup(ticket_id=s.ticket_id, serial=rep.serial),
             AssetFound,
             ITSM_RETRY,
+            queue=self._tdx_assets_queue,
         )
         if found is None:
             return
@@ -503,7 +505,9 @@ class RefreshTicket:
             retry_policy=TDX_RETRY,
         )
 
-    async def _background_activity(self, key, name, arg, result_type, retry, until=None):
+    async def _background_activity(
+        self, key, name, arg, result_type, retry, until=None, queue: str | None = None
+    ):
         """Run a long-retrying activity across steps; return its result, or None on a change.
 
         The activity keeps running while unrelated messages arrive; it is cancelled only when
@@ -516,7 +520,7 @@ class RefreshTicket:
                     name,
                     arg,
                     result_type=result_type,
-                    task_queue=self._tdx_queue,
+                    task_queue=queue or self._tdx_queue,
                     start_to_close_timeout=SHORT,
                     retry_policy=retry,
                 )
@@ -635,11 +639,19 @@ class RefreshTicket:
 
     @property
     def _tdx_queue(self) -> str:
-        return f"{workflow.info().task_queue}-tdx"
+        return tdx_queue(workflow.info().task_queue, "calls")
 
     @property
     def _tdx_create_queue(self) -> str:
-        return f"{workflow.info().task_queue}-tdx-create"
+        return tdx_queue(workflow.info().task_queue, "ticket_create")
+
+    @property
+    def _tdx_tasks_queue(self) -> str:
+        return tdx_queue(workflow.info().task_queue, "task_create")
+
+    @property
+    def _tdx_assets_queue(self) -> str:
+        return tdx_queue(workflow.info().task_queue, "asset_search")
 
     def _touch(self) -> None:
         self._dirty = True

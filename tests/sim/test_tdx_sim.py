@@ -124,7 +124,7 @@ async def test_ticket_create_get_search_edit_patch_and_feed(sim: SimServer, tdx:
         }
     )
     ticket_id = created["ID"]
-    assert created["StatusClass"] == "New"
+    assert created["StatusClass"] == 1  # New
     assert created["RequestorEmail"] == "bsmith@example.edu"
     assert (await tdx.get_ticket(ticket_id))["Title"] == "Computer refresh for bsmith"
 
@@ -134,7 +134,7 @@ async def test_ticket_create_get_search_edit_patch_and_feed(sim: SimServer, tdx:
 
     full = await tdx.get_ticket(ticket_id)
     edited = await tdx.edit_ticket(ticket_id, full | {"StatusID": STATUS_IN_PROCESS})
-    assert (edited["StatusName"], edited["StatusClass"]) == ("In Process", "InProcess")
+    assert (edited["StatusName"], edited["StatusClass"]) == ("In Process", 2)
 
     patched = await tdx.patch_ticket(
         ticket_id,
@@ -153,7 +153,7 @@ async def test_ticket_create_get_search_edit_patch_and_feed(sim: SimServer, tdx:
     entry = await tdx.add_ticket_feed(ticket_id, "Installed.", new_status_id=STATUS_CLOSED)
     assert (entry["Body"], entry["UpdateType"]) == ("Installed.", "StatusChange")
     closed = await tdx.get_ticket(ticket_id)
-    assert closed["StatusClass"] == "Completed"
+    assert (closed["StatusName"], closed["StatusClass"]) == ("Closed", 3)
     assert closed["CompletedDate"] is not None
     assert sim.tdx.feed[ticket_id][-1]["Body"] == "Installed."
 
@@ -187,7 +187,7 @@ async def test_tasks_update_and_complete(
     assert (await http.post(url)).status_code == 200
     assert (await tdx.get_task(ticket["ID"], deliver["ID"]))["PercentComplete"] == 100
     sim.tdx.close_ticket(ticket["ID"])
-    assert (await tdx.get_ticket(ticket["ID"]))["StatusClass"] == "Completed"
+    assert (await tdx.get_ticket(ticket["ID"]))["StatusClass"] == 3
 
 
 async def test_asset_search_people_and_locations(

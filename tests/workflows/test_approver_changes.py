@@ -90,7 +90,7 @@ async def test_edit_before_ordering_then_change_requests(env, worker, sim):
     assert len({main, first, second}) == 3
     for tdx_id, text in ((first, "second monitor"), (second, "dock separately")):
         ticket = sim.tdx.tickets[tdx_id]
-        assert ticket["Classification"] == "change_request"
+        assert ticket["Classification"] == 34  # TDX numbers: 34 is Change
         assert inp.ticket_id in ticket["Title"] and text in ticket["Description"]
     s = await settle(handle, Status.pending_ordering)
     assert [a.detail for a in s.audits if a.action == "change requested"] == [

@@ -90,7 +90,7 @@ async def test_continue_as_new_keeps_state_and_timers(env, worker, sim):
     assert [e.template for e in s.emails] == ["invite", "wizard_reminder"]
     assert s.deadlines == {n: t for n, t in before.items() if n != "wizard_reminder_1"}
     # The new run did not set the ticket up again.
-    assert len([t for t in sim.tdx.tickets.values() if t["Classification"] == "refresh"]) == 1
+    assert len([t for t in sim.tdx.tickets.values() if ":tdx-ticket]" in t["Description"]]) == 1
     assert len(sim.tdx.tasks_for(s.tdx.ticket_id)) == 3
     s = await fires_at(env, handle, before["wizard_reminder_2"], sent("wizard_reminder", 2), "r2")
 
@@ -186,7 +186,7 @@ async def test_continue_as_new_while_a_background_check_is_pending_real_server(s
             "pending_itsm_existence",
             "delivery_scheduled",
         ]
-        assert len([t for t in sim.tdx.tickets.values() if t["Classification"] == "refresh"]) == 1
+        assert len([t for t in sim.tdx.tickets.values() if ":tdx-ticket]" in t["Description"]]) == 1
         await handle.execute_update("cancel", {"actor": "admin", "reason": "test over"})
         await handle.result()
         assert (await runs(env.client, wid, first_run))[-1][1][-1].event_type == (

@@ -112,7 +112,7 @@ async def test_wizard_never_walked_reminds_twice_then_needs_location_info(env, w
     assert s.location == "Mason Hall, 3300"
     [provided] = [a for a in s.audits if a.action == "location provided"]
     assert provided.actor == "nit-lead" and provided.detail == "Mason Hall, 3300"
-    changed = [t for t in sim.tdx.tickets.values() if t["Classification"] == "changed_location"]
+    changed = [t for t in sim.tdx.tickets.values() if ":changed-location]" in t["Description"]]
     assert len(changed) == 1 and "Mason Hall, 3300" in changed[0]["Description"]
 
     # Nothing more is sent while it waits for the approver.

@@ -66,7 +66,7 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     )
     s = await settle(handle, Status.pending_approval)
     assert s.location == "Mason Hall, 3300" and s.device.model == "Dell Precision 3590"
-    changed = [t for t in sim.tdx.tickets.values() if t.get("Classification") == "changed_location"]
+    changed = [t for t in sim.tdx.tickets.values() if ":changed-location]" in t["Description"]]
     assert len(changed) == 1 and "Mason Hall, 3300" in changed[0]["Description"]
 
     # Only an approver of the config approves.

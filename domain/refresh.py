@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -61,6 +61,15 @@ Style = Literal["on_prem", "remote", "unit_location", "no_customer"]
 Platform = Literal["windows", "mac"]
 
 
+# Every string a message carries has a length limit: a megabyte "actor" must be refused at the
+# door, not stored in the audits (where it would make every later update too large to send).
+Actor = Annotated[str, Field(min_length=1, max_length=200, description="who asks")]
+Item = Annotated[str, Field(max_length=200)]
+Key = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_ITEMS = 100
+MAX_SLOT_OFFERS = 1000
+
+
 class Strict(BaseModel):
     """Base of every message: unknown fields are refused, strings are trimmed."""
 
@@ -82,7 +91,7 @@ class ExistingSystem(Strict):
     serial: str = Field(min_length=1, max_length=64)
     platform: Platform
     model: str = Field(min_length=1, max_length=200)
-    location: str = ""
+    location: str = Field(default="", max_length=300)
 
 
 class ReplacementSystem(Strict):
@@ -161,8 +170,8 @@ class ShippingAddress(Strict):
     line1: str = Field(min_length=3, max_length=200)
     line2: str = Field(default="", max_length=200)
     city: str = Field(min_length=1, max_length=100)
-    state: str
-    postal_code: str
+    state: str = Field(max_length=40)
+    postal_code: str = Field(max_length=10)
     phone: str = Field(default="", max_length=40)
 
     @field_validator("state")
@@ -192,15 +201,15 @@ class DeviceChoice(Strict):
 
 class RefreshTicketInput(Strict):
     ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
-    config_id: str = Field(min_length=1)
+    config_id: Key
     style: Style
     bump_down: bool = False
     user: Person
     delegate: Delegate | None = None
     existing_system: ExistingSystem
     replacement_system: ReplacementSystem | None = None
-    support_team: str = Field(min_length=1)
-    batch_id: str | None = None
+    support_team: Key
+    batch_id: str | None = Field(default=None, max_length=64)
     # Extensions (not in the original contract): carried state across continue-as-new,
     # and a history length at which to continue-as-new even if Temporal has not suggested it.
     resume: TicketState | None = None
@@ -216,80 +225,80 @@ class WizardSubmission(Strict):
     location: str | None = Field(default=None, max_length=300)
     shipping_address: ShippingAddress | None = None
     device: DeviceChoice | None = None
-    peripherals: list[str] | None = None
-    software: list[str] = Field(default_factory=list)
-    actor: str = Field(default="customer", min_length=1)
+    peripherals: list[Item] | None = Field(default=None, max_length=MAX_ITEMS)
+    software: list[Item] = Field(default_factory=list, max_length=MAX_ITEMS)
+    actor: Actor = "customer"
 
 
 class ProvideLocation(Strict):
-    actor: str = Field(min_length=1)
+    actor: Actor
     location: str | None = Field(default=None, max_length=300)
     shipping_address: ShippingAddress | None = None
 
 
 class Approve(Strict):
-    approver: str = Field(min_length=1, description="uniqname or email of an approver")
+    approver: Actor = Field(description="uniqname or email of an approver")
     comment: str = Field(default="", max_length=2000)
 
 
 class Reject(Strict):
-    approver: str = Field(min_length=1)
+    approver: Actor
     comment: str = Field(min_length=1, max_length=2000)
 
 
 class TicketEdit(Strict):
     """Approver or admin edits before ordering; only the fields given change."""
 
-    actor: str = Field(min_length=1)
+    actor: Actor
     role: Literal["approver", "refresh_admin"]
     delegate: Delegate | None = None
     remove_delegate: bool = False
     location: str | None = Field(default=None, max_length=300)
     shipping_address: ShippingAddress | None = None
     device: DeviceChoice | None = None
-    peripherals: list[str] | None = None
-    software: list[str] | None = None
+    peripherals: list[Item] | None = Field(default=None, max_length=MAX_ITEMS)
+    software: list[Item] | None = Field(default=None, max_length=MAX_ITEMS)
 
 
 class ChangeRequest(Strict):
-    approver: str = Field(min_length=1)
+    approver: Actor
     description: str = Field(min_length=5, max_length=4000)
 
 
 class PickSlot(Strict):
     slot_id: int = Field(gt=0)
-    actor: str = Field(default="customer", min_length=1)
+    actor: Actor = "customer"
 
 
 class Reschedule(Strict):
     slot_id: int = Field(gt=0)
-    actor: str = Field(min_length=1)
+    actor: Actor
     reason: str = Field(default="", max_length=2000)
 
 
 class Hold(Strict):
-    actor: str = Field(min_length=1)
+    actor: Actor
     reason: str = Field(default="", max_length=2000)
 
 
 class Release(Strict):
-    actor: str = Field(min_length=1)
+    actor: Actor
 
 
 class Cancel(Strict):
-    actor: str = Field(min_length=1)
+    actor: Actor
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class AssignReplacement(Strict):
     replacement: ReplacementSystem
-    group: str | None = None
-    actor: str = Field(default="order-group", min_length=1)
+    group: str | None = Field(default=None, max_length=100)
+    actor: Actor = "order-group"
 
 
 class ExchangeReplacement(Strict):
     replacement: ReplacementSystem
-    actor: str = Field(min_length=1)
+    actor: Actor
     reason: str = Field(default="", max_length=2000)
 
 
@@ -297,22 +306,22 @@ class SlotOffer(Strict):
     slot_id: int
     start: datetime
     end: datetime
-    location: str
+    location: str = Field(max_length=300)
     free: int
 
 
 class SlotsAvailable(Strict):
-    slots: list[SlotOffer] = Field(default_factory=list)
+    slots: list[SlotOffer] = Field(default_factory=list, max_length=MAX_SLOT_OFFERS)
 
 
 class SetTracking(Strict):
     tracking_number: str = Field(min_length=3, max_length=64)
     carrier: str = Field(default="", max_length=40)
-    actor: str = Field(default="order-group", min_length=1)
+    actor: Actor = "order-group"
 
 
 class TriggerCustomerReschedule(Strict):
-    actor: str = Field(min_length=1)
+    actor: Actor
     reason: str = Field(default="", max_length=2000)
 
 

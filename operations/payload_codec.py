@@ -3,7 +3,15 @@
 Customer names, addresses and (for provisioning) passwords never reach the Temporal
 server in the clear; the Web UI shows them only through the codec endpoint of the web
 app. Each payload names the key that encrypted it, so keys can be rotated: the first key
-in `DESKFLOW_CODEC_KEYS` encrypts, all listed keys decrypt.
+in `DESKFLOW_CODEC_KEYS` encrypts, all listed keys decrypt. Rotate in two deploys: first add
+the new key *second* everywhere (every process can read it), then move it first.
+
+Decoding never raises. A payload that cannot be decrypted (garbage, a missing or unknown key
+id, a wrong key) comes out as a payload of encoding `binary/undecryptable` whose data is the
+reason: the SDK decodes a whole workflow activation at once, so one raise here would fail
+the workflow task on every retry and wedge the ticket. No converter reads that encoding, so
+the workflow refuses the one message (naming the reason) and a client reading it gets an
+error, as before.
 """
 
 from __future__ import annotations
@@ -12,12 +20,15 @@ import base64
 import os
 from collections.abc import Iterable, Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from domain.messages import UNREADABLE_ENCODING
 from domain.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -72,11 +83,23 @@ class EncryptionCodec(PayloadCodec):
     def _decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload
-        key_id = payload.metadata["encryption-key-id"].decode()
+        raw_id = payload.metadata.get("encryption-key-id")
+        if raw_id is None:
+            return unreadable("no encryption key id")
+        key_id = raw_id.decode(errors="replace")[:40]
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise ValueError(f"payload encrypted with unknown key id '{key_id}'")
-        return Payload.FromString(cipher.decrypt(payload.data[:12], payload.data[12:], None))
+            return unreadable(f"unknown key id '{key_id}'")
+        try:
+            plain = cipher.decrypt(payload.data[:12], payload.data[12:], None)
+            return Payload.FromString(plain)
+        except (InvalidTag, ValueError, DecodeError):
+            return unreadable(f"not encrypted with key '{key_id}', or altered")
 
     def key_ids(self) -> Iterable[str]:
         return self._ciphers.keys()
+
+
+def unreadable(reason: str) -> Payload:
+    """The stand-in for a payload that could not be decrypted (see the module docstring)."""
+    return Payload(metadata={"encoding": UNREADABLE_ENCODING}, data=reason.encode())

@@ -8,7 +8,9 @@ import os
 import pytest
 from temporalio.api.common.v1 import Payload
 
+from domain.messages import UNREADABLE_ENCODING
 from operations.payload_codec import ENCODING, EncryptionCodec, parse_keys
+from operations.temporal_client import data_converter
 from tests.workflows.helpers import start, ticket_input, until
 
 
@@ -16,15 +18,37 @@ def key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-async def test_rotated_keys_still_decrypt_old_payloads():
+async def test_rotated_keys_still_decrypt_old_payloads(settings):
     old = parse_keys(f"k1:{key()}")
     new = {**parse_keys(f"k2:{key()}"), **old}
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"password": "hunter2"}')
     [sealed] = await EncryptionCodec(old).encode([plain])
     assert sealed.metadata["encryption-key-id"] == b"k1" and b"hunter2" not in sealed.data
     assert await EncryptionCodec(new).decode([sealed]) == [plain]
-    with pytest.raises(ValueError, match="unknown key id 'k1'"):
-        await EncryptionCodec(parse_keys(f"k3:{key()}")).decode([sealed])
+    # A key this process lacks is one unreadable payload, never an exception (which would
+    # fail a whole workflow task): the converter refuses it, the workflow names the reason.
+    [unreadable] = await EncryptionCodec(parse_keys(f"k3:{key()}")).decode([sealed])
+    assert unreadable.metadata["encoding"] == UNREADABLE_ENCODING
+    assert unreadable.data == b"unknown key id 'k1'"
+    with pytest.raises(KeyError, match="binary/undecryptable"):
+        data_converter(settings).payload_converter.from_payload(unreadable)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "data", "reason"),
+    [
+        ({"encryption-key-id": b"k1"}, os.urandom(40), b"not encrypted with key 'k1', or altered"),
+        ({"encryption-key-id": b"k1"}, b"short", b"not encrypted with key 'k1', or altered"),
+        ({}, os.urandom(40), b"no encryption key id"),
+        ({"encryption-key-id": b"k" * 1000}, b"", b"unknown key id '" + b"k" * 40 + b"'"),
+    ],
+    ids=["random-bytes", "truncated", "no-key-id", "huge-key-id"],
+)
+async def test_undecryptable_payloads_decode_to_an_unreadable_marker(metadata, data, reason):
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    bad = Payload(metadata={"encoding": ENCODING, **metadata}, data=data)
+    [out] = await codec.decode([bad])
+    assert (out.metadata["encoding"], out.data) == (UNREADABLE_ENCODING, reason)
 
 
 def test_bad_key_specs_are_refused_without_echoing_the_key():

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -41,9 +43,12 @@ with workflow.unsafe.imports_passed_through():
         TdxTicketCreated,
         TdxTicketRequest,
     )
+    from domain.messages import clip
     from domain.refresh import (
         EDITABLE,
+        SIGNALS,
         TERMINAL,
+        UPDATES,
         WORKFLOW_TYPE,
         Approve,
         AssignReplacement,
@@ -71,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.refresh_rules import check_edit, check_provide_location, check_wizard
     from domain.tdx_queues import tdx_queue
+    from workflows.messages import MessageRefused, read_message
 
 INVITE_REMINDERS = {"wizard_reminder_1": 5, "wizard_reminder_2": 10, "location_info": 14}
 SHORT = timedelta(seconds=30)
@@ -90,21 +96,25 @@ DAILY_RETRY = RetryPolicy(
 
 @workflow.defn(name=WORKFLOW_TYPE)
 class RefreshTicket:
-    def __init__(self) -> None:
-        self.s: TicketState | None = None
+    @workflow.init
+    def __init__(self, inp: RefreshTicketInput) -> None:
+        # The state exists before any message handler runs: a signal may arrive in the very
+        # first workflow task, ahead of `run`.
+        self.s: TicketState | None = inp.resume or self._new_state(inp)
         self.ctx: TicketContext | None = None
         self._dirty = True
         self._synced_status: str | None = None
         self._synced_audits = 0
         self._background: dict[str, asyncio.Task] = {}
         self._history_limit: int | None = None
+        self._one_at_a_time = asyncio.Lock()
+        self._message_tables()
 
     # ----- the story ---------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: RefreshTicketInput) -> TicketState:
         self._history_limit = inp.history_limit
-        self.s = inp.resume or self._new_state(inp)
         self.ctx = await workflow.execute_activity(
             "load_ticket_context",
             LoadTicketContext(config_id=inp.config_id, team_id=inp.support_team),
@@ -542,6 +552,10 @@ class RefreshTicket:
 
     async def _finish(self) -> None:
         """Terminal status: stop checks; on cancel, free the slot and tell TDX."""
+        async with self._one_at_a_time:  # after a booking in flight, so its slot is freed too
+            await self._finish_unlocked()
+
+    async def _finish_unlocked(self) -> None:
         s = self._state
         await self._stop_background()
         s.deadlines.clear()
@@ -707,9 +721,78 @@ class RefreshTicket:
             "project_ticket", ProjectTicket(state=s), start_to_close_timeout=SHORT
         )
 
+    # ----- messages ------------------------------------------------------------------------
+    # Every update and signal arrives as raw payloads through the two dynamic handlers below
+    # and is read by `read_message`: a bad update is refused with the field at fault, a bad
+    # signal is dropped with an audit entry and a warning. Neither can fail the workflow task
+    # (null, no argument, two arguments, wrong type, oversize, undecryptable, unknown name).
+    # The tables in `_message_tables` name every message the ticket takes.
+
+    def _message_tables(self) -> None:
+        self._updates: dict[str, tuple[Callable[[Any], None], Callable[[Any], Awaitable]]] = {
+            "submit_wizard": (self._check_submit_wizard, self.submit_wizard),
+            "provide_location": (self._check_provide_location, self.provide_location),
+            "approve": (self._check_approve, self.approve),
+            "reject": (self._check_reject, self.reject),
+            "edit": (self._check_edit, self.edit),
+            "request_change": (self._check_request_change, self.request_change),
+            "pick_slot": (self._check_pick_slot, self.pick_slot),
+            "reschedule": (self._check_reschedule, self.reschedule),
+            "hold": (self._check_hold, self.hold),
+            "release": (self._check_release, self.release),
+            "cancel": (self._check_cancel, self.cancel),
+        }
+        self._signals: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "assign_replacement": self.assign_replacement,
+            "exchange_replacement": self.exchange_replacement,
+            "slots_available": self.slots_available,
+            "set_tracking": self.set_tracking,
+            "trigger_customer_reschedule": self.trigger_customer_reschedule,
+        }
+        assert set(self._updates) == set(UPDATES) and set(self._signals) == set(SIGNALS)
+
+    @workflow.update(dynamic=True)
+    async def _on_update(self, name: str, args: Sequence[RawValue]) -> Any:
+        _, handle = self._updates[name]
+        return await handle(self._read_update(name, args))
+
+    @_on_update.validator
+    def _check_update(self, name: str, args: Sequence[RawValue]) -> None:
+        if name not in self._updates:
+            raise ApplicationError(
+                f"unknown update '{clip(name, 60)}'; a ticket takes {', '.join(UPDATES)}",
+                type="InvalidMessage",
+            )
+        check, _ = self._updates[name]
+        check(self._read_update(name, args))
+
+    def _read_update(self, name: str, args: Sequence[RawValue]) -> Any:
+        try:
+            return read_message(args, UPDATES[name])
+        except MessageRefused as refused:
+            raise ApplicationError(str(refused), type="InvalidMessage") from None
+
+    @workflow.signal(dynamic=True)
+    async def _on_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        handle = self._signals.get(name)
+        if handle is None:
+            self._drop(name, f"unknown signal; a ticket takes {', '.join(SIGNALS)}")
+            return
+        try:
+            msg = read_message(args, SIGNALS[name])
+        except MessageRefused as refused:
+            self._drop(name, str(refused))
+            return
+        await handle(msg)
+
+    def _drop(self, name: str, reason: str) -> None:
+        """A signal cannot be refused to its sender: say on the ticket and in the log why not."""
+        detail = clip(f"{clip(name, 60)}: {reason}")
+        workflow.logger.warning("dropped signal %s", detail)
+        self._audit("system", "dropped signal", detail=detail)
+
     # ----- updates -------------------------------------------------------------------------
 
-    @workflow.update
     async def submit_wizard(self, msg: WizardSubmission) -> TicketState:
         s = self._state
         s.location = msg.location if s.style == "on_prem" else s.location
@@ -722,12 +805,10 @@ class RefreshTicket:
         self._audit(msg.actor, "wizard submitted")
         return s
 
-    @submit_wizard.validator
     def _check_submit_wizard(self, msg: WizardSubmission) -> None:
         self._require(Status.pending_wizard)
         check_wizard(self._state, self._ctx.config, msg)
 
-    @workflow.update
     async def provide_location(self, msg: ProvideLocation) -> TicketState:
         s = self._state
         if s.style == "remote":
@@ -738,33 +819,27 @@ class RefreshTicket:
         self._audit(msg.actor, "location provided", detail=msg.location or "")
         return s
 
-    @provide_location.validator
     def _check_provide_location(self, msg: ProvideLocation) -> None:
         self._require(Status.pending_location_info)
         check_provide_location(self._state, msg)
 
-    @workflow.update
     async def approve(self, msg: Approve) -> TicketState:
         self._state.approved_by = msg.approver
         self._audit(msg.approver, "approved", detail=msg.comment)
         return self._state
 
-    @approve.validator
     def _check_approve(self, msg: Approve) -> None:
         self._require(Status.pending_approval)
         self._require_approver(msg.approver)
 
-    @workflow.update
     async def reject(self, msg: Reject) -> TicketState:
         self._cancel(msg.approver, f"rejected by approver: {msg.comment}")
         return self._state
 
-    @reject.validator
     def _check_reject(self, msg: Reject) -> None:
         self._require(Status.pending_approval)
         self._require_approver(msg.approver)
 
-    @workflow.update
     async def edit(self, msg: TicketEdit) -> TicketState:
         s = self._state
         changed = msg.model_dump(exclude_unset=True, exclude={"actor", "role", "remove_delegate"})
@@ -775,7 +850,6 @@ class RefreshTicket:
         self._audit(msg.actor, "edited", detail=", ".join(sorted(changed)) or "delegate removed")
         return s
 
-    @edit.validator
     def _check_edit(self, msg: TicketEdit) -> None:
         if self._state.status not in EDITABLE:
             raise ApplicationError(
@@ -786,24 +860,28 @@ class RefreshTicket:
             self._require_approver(msg.actor)
         check_edit(self._state, self._ctx.config, msg)
 
-    @workflow.update
-    async def request_change(self, msg: ChangeRequest) -> int:
-        s = self._state
-        n = sum(1 for a in s.audits if a.action == "change requested") + 1
-        created = await self._create_tdx_ticket(
-            TdxTicketRequest(
-                key=f"{s.ticket_id}:change-request:{n}",
-                ticket_id=s.ticket_id,
-                kind="change_request",
-                title=f"Change request for refresh {s.ticket_id}",
-                description=f"From approver {msg.approver}: {msg.description}",
-                serial=s.existing_system.serial,
-            )
-        )
-        self._audit(msg.approver, "change requested", detail=f"TDX {created.tdx_ticket_id}")
-        return created.tdx_ticket_id
+    # The handlers that wait on an activity take `_one_at_a_time` and check again inside it:
+    # a customer's pick_slot never overlaps a staff reschedule, and each sees the ticket as
+    # the previous one left it (Temporal's safe-message-handlers pattern).
 
-    @request_change.validator
+    async def request_change(self, msg: ChangeRequest) -> int:
+        async with self._one_at_a_time:
+            self._check_request_change(msg)
+            s = self._state
+            n = sum(1 for a in s.audits if a.action == "change requested") + 1
+            created = await self._create_tdx_ticket(
+                TdxTicketRequest(
+                    key=f"{s.ticket_id}:change-request:{n}",
+                    ticket_id=s.ticket_id,
+                    kind="change_request",
+                    title=f"Change request for refresh {s.ticket_id}",
+                    description=f"From approver {msg.approver}: {msg.description}",
+                    serial=s.existing_system.serial,
+                )
+            )
+            self._audit(msg.approver, "change requested", detail=f"TDX {created.tdx_ticket_id}")
+            return created.tdx_ticket_id
+
     def _check_request_change(self, msg: ChangeRequest) -> None:
         s = self._state
         if s.status in EDITABLE or s.status in TERMINAL:
@@ -813,22 +891,22 @@ class RefreshTicket:
             )
         self._require_approver(msg.approver)
 
-    @workflow.update
     async def pick_slot(self, msg: PickSlot) -> TicketState:
-        await self._book(msg.slot_id, msg.actor, "slot picked")
-        return self._state
+        async with self._one_at_a_time:
+            self._check_pick_slot(msg)
+            await self._book(msg.slot_id, msg.actor, "slot picked")
+            return self._state
 
-    @pick_slot.validator
     def _check_pick_slot(self, msg: PickSlot) -> None:
         self._require(Status.pending_customer_scheduling, Status.delivery_scheduled)
         self._check_slot(msg.slot_id)
 
-    @workflow.update
     async def reschedule(self, msg: Reschedule) -> TicketState:
-        await self._book(msg.slot_id, msg.actor, f"rescheduled by staff {msg.reason}".strip())
-        return self._state
+        async with self._one_at_a_time:
+            self._check_reschedule(msg)
+            await self._book(msg.slot_id, msg.actor, f"rescheduled by staff {msg.reason}".strip())
+            return self._state
 
-    @reschedule.validator
     def _check_reschedule(self, msg: Reschedule) -> None:
         self._require(
             Status.pending_slot_discovery,
@@ -837,20 +915,17 @@ class RefreshTicket:
         )
         self._check_slot(msg.slot_id)
 
-    @workflow.update
     async def hold(self, msg: Hold) -> TicketState:
         s = self._state
         s.held_from, s.hold_started = s.status, workflow.now()
         self._set_status(Status.on_hold, msg.actor, msg.reason)
         return s
 
-    @hold.validator
     def _check_hold(self, msg: Hold) -> None:
         s = self._state
         if s.status in TERMINAL or s.status == Status.on_hold:
             raise ApplicationError(f"ticket is {s.status.value}: it cannot be put on hold")
 
-    @workflow.update
     async def release(self, msg: Release) -> TicketState:
         s = self._state
         assert s.held_from is not None and s.hold_started is not None
@@ -862,24 +937,20 @@ class RefreshTicket:
         self._set_status(status, msg.actor, f"released after {held_for}")
         return s
 
-    @release.validator
     def _check_release(self, msg: Release) -> None:
         self._require(Status.on_hold)
 
-    @workflow.update
     async def cancel(self, msg: Cancel) -> TicketState:
         self._cancel(msg.actor, msg.reason)
         return self._state
 
-    @cancel.validator
     def _check_cancel(self, msg: Cancel) -> None:
         if self._state.status in TERMINAL:
             raise ApplicationError(f"ticket is already {self._state.status.value}")
 
     # ----- signals -------------------------------------------------------------------------
 
-    @workflow.signal
-    def assign_replacement(self, msg: AssignReplacement) -> None:
+    async def assign_replacement(self, msg: AssignReplacement) -> None:
         s = self._state
         if s.status != Status.pending_ordering or (s.bump_down and s.replacement_system):
             self._audit(msg.actor, "ignored assign_replacement", detail=f"ticket is {s.status}")
@@ -889,8 +960,7 @@ class RefreshTicket:
             s.tracking_number = msg.replacement.tracking_number
         self._audit(msg.actor, "replacement assigned", detail=msg.replacement.serial)
 
-    @workflow.signal
-    def exchange_replacement(self, msg: ExchangeReplacement) -> None:
+    async def exchange_replacement(self, msg: ExchangeReplacement) -> None:
         """Swap the system (hardware failure etc.); never advances the ticket."""
         s = self._state
         if s.status in TERMINAL:
@@ -900,37 +970,36 @@ class RefreshTicket:
         self._audit(msg.actor, "replacement exchanged", detail=f"{old} -> {msg.replacement.serial}")
         workflow.upsert_search_attributes([sa.REPLACEMENT_SERIAL.value_set(msg.replacement.serial)])
 
-    @workflow.signal
-    def slots_available(self, msg: SlotsAvailable) -> None:
+    async def slots_available(self, msg: SlotsAvailable) -> None:
         s = self._state
         s.slot_offers = msg.slots
         self._touch()
 
-    @workflow.signal
-    def set_tracking(self, msg: SetTracking) -> None:
+    async def set_tracking(self, msg: SetTracking) -> None:
         s = self._state
         if s.status in TERMINAL:
             return
         s.tracking_number = msg.tracking_number
         self._audit(msg.actor, "tracking number", detail=msg.tracking_number)
 
-    @workflow.signal
     async def trigger_customer_reschedule(self, msg: TriggerCustomerReschedule) -> None:
         """Free the slot and invite the customer to pick again (e.g. the slot was deleted)."""
-        s = self._state
-        if s.status not in (Status.delivery_scheduled, Status.pending_customer_scheduling):
-            self._audit(msg.actor, "ignored reschedule request", detail=f"ticket is {s.status}")
-            return
-        old = s.slot.slot_id if s.slot else None
-        await workflow.execute_activity(
-            "release_slot",
-            ReleaseSlotRequest(ticket_id=s.ticket_id, reason=msg.reason or "reschedule"),
-            start_to_close_timeout=SHORT,
-        )
-        s.slot, s.day1 = None, None
-        s.deadlines.pop("appointment_reminder", None)
-        s.slot_offers = [o for o in s.slot_offers if o.slot_id != old and o.start > workflow.now()]
-        self._set_status(Status.pending_slot_discovery, msg.actor, f"reschedule: {msg.reason}")
+        async with self._one_at_a_time:
+            s = self._state
+            if s.status not in (Status.delivery_scheduled, Status.pending_customer_scheduling):
+                self._audit(msg.actor, "ignored reschedule request", detail=f"ticket is {s.status}")
+                return
+            old = s.slot.slot_id if s.slot else None
+            await workflow.execute_activity(
+                "release_slot",
+                ReleaseSlotRequest(ticket_id=s.ticket_id, reason=msg.reason or "reschedule"),
+                start_to_close_timeout=SHORT,
+            )
+            s.slot, s.day1 = None, None
+            s.deadlines.pop("appointment_reminder", None)
+            now = workflow.now()
+            s.slot_offers = [o for o in s.slot_offers if o.slot_id != old and o.start > now]
+            self._set_status(Status.pending_slot_discovery, msg.actor, f"reschedule: {msg.reason}")
 
     # ----- query ---------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from activities.tdx_client import TdxClient
 from activities.ticket_starts import TicketStartActivities
 from activities.tickets_db import TicketDbActivities
 from domain.settings import Settings, get_settings
+from operations.deployment_checks import prepare_process
 from operations.temporal_client import connect
 from store.db import make_engine, session_factory
 from workflows import ALL_WORKFLOWS
@@ -85,6 +86,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
 
 async def run_workers(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
+    prepare_process(settings, "worker")
     client = await connect(settings)
     workers = build_workers(client, settings)
     stop = asyncio.Event()

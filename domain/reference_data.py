@@ -181,6 +181,8 @@ class StaffSpec(_Spec):
     roles: list[Role] = Field(min_length=1)
     password: Annotated[str, StringConstraints(min_length=8)] | None = None
     password_hash: str | None = None
+    # true: cannot sign in, sessions end at once; omitted: left as it is (`deskflow staff`).
+    disabled: bool | None = None
 
 
 class ReferenceData(_Spec):

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from domain.business_calendar import BusinessCalendar
+from domain.text_rules import HeaderText
 
 WORKFLOW_TYPE = "RefreshTicket"
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -77,28 +78,29 @@ class Strict(BaseModel):
 
 
 class Person(Strict):
-    uniqname: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    uniqname: HeaderText = Field(min_length=1, max_length=64)
+    name: HeaderText = Field(min_length=1, max_length=200)
     email: EmailStr
 
 
 class Delegate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: HeaderText = Field(min_length=1, max_length=200)
     email: EmailStr
 
 
 class ExistingSystem(Strict):
-    serial: str = Field(min_length=1, max_length=64)
+    serial: HeaderText = Field(min_length=1, max_length=64)
     platform: Platform
-    model: str = Field(min_length=1, max_length=200)
+    model: HeaderText = Field(min_length=1, max_length=200)
     location: str = Field(default="", max_length=300)
 
 
 class ReplacementSystem(Strict):
-    serial: str = Field(min_length=1, max_length=64)
+    # The serial is in the mac_mdm_request subject: single-line (domain.text_rules).
+    serial: HeaderText = Field(min_length=1, max_length=64)
     platform: Platform
-    model: str = Field(min_length=1, max_length=200)
-    tracking_number: str | None = Field(default=None, max_length=64)
+    model: HeaderText = Field(min_length=1, max_length=200)
+    tracking_number: HeaderText | None = Field(default=None, max_length=64)
 
 
 US_STATES = frozenset(
@@ -315,8 +317,8 @@ class SlotsAvailable(Strict):
 
 
 class SetTracking(Strict):
-    tracking_number: str = Field(min_length=3, max_length=64)
-    carrier: str = Field(default="", max_length=40)
+    tracking_number: HeaderText = Field(min_length=3, max_length=64)
+    carrier: HeaderText = Field(default="", max_length=40)
     actor: Actor = "order-group"
 
 

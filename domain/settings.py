@@ -15,6 +15,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DESKFLOW_", env_file=".env", extra="ignore")
 
+    # True only under `deskflow dev` (which sets DESKFLOW_DEV for its children) and in tests:
+    # the public default secret and a derived codec key are accepted, loopback is trusted.
+    dev: bool = False
+
     database_url: str = "sqlite:///var/deskflow.db"
     timezone: str = "America/Detroit"
     task_queue: str = "deskflow"
@@ -67,8 +71,11 @@ class Settings(BaseSettings):
 
     public_url: str = "http://127.0.0.1:8000"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # Signs staff sessions and customer links; outside `deskflow dev` the web app and the
+    # worker refuse to start with this default (make one: `deskflow secrets`).
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
-    codec_keys: SecretStr | None = None  # "keyid:base64key,..." first one encrypts
+    # "keyid:base64key,..." the first one encrypts; required outside `deskflow dev`.
+    codec_keys: SecretStr | None = None
 
     def tdx_queue(self, kind: TdxQueue) -> str:
         """The task queue of one kind of TDX call (see `domain.tdx_queues`)."""

@@ -27,10 +27,12 @@ class FieldError(Exception):
         message: str,
         field: str | None = None,
         errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})  # e.g. Retry-After of a 429
         self.errors = dict(errors or ({field: message} if field else {}))
         self.field = field or next(iter(self.errors), None)
 

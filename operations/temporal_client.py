@@ -6,16 +6,23 @@ import dataclasses
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from domain.settings import Settings, get_settings
 from operations.payload_codec import EncryptionCodec
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Pydantic models on the wire, encrypted by the payload codec."""
+    """Pydantic models on the wire, encrypted by the payload codec.
+
+    Failures too: their message and stack trace (e.g. "SMTP refused invite to <address>")
+    travel as an encrypted payload, and Temporal stores only "Encoded failure". The Web UI
+    shows them through the codec endpoint; `decoded_failure_message` reads them here.
+    """
     return dataclasses.replace(
-        pydantic_data_converter, payload_codec=EncryptionCodec.from_settings(settings)
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_settings(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 

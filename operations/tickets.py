@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -87,6 +88,15 @@ class PendingActivity:
         return self.attempt >= STUCK_ATTEMPTS
 
 
+async def failure_message(client: Client, failure: Failure) -> str:
+    """A failure's message as written, decrypted (failures reach Temporal encrypted)."""
+    try:
+        err = await client.data_converter.decode_failure(failure)
+    except Exception:  # a key this process does not hold: show what Temporal has
+        return failure.message
+    return str(getattr(err, "message", None) or err)
+
+
 async def pending_activities(client: Client, ticket_id: str) -> list[PendingActivity]:
     try:
         desc = await client.get_workflow_handle(workflow_id(ticket_id)).describe()
@@ -102,7 +112,11 @@ async def pending_activities(client: Client, ticket_id: str) -> list[PendingActi
                 state=PendingActivityState.Name(p.state)
                 .removeprefix("PENDING_ACTIVITY_STATE_")
                 .lower(),
-                last_failure=p.last_failure.message if p.HasField("last_failure") else "",
+                last_failure=(
+                    await failure_message(client, p.last_failure)
+                    if p.HasField("last_failure")
+                    else ""
+                ),
                 scheduled=(
                     p.scheduled_time.ToDatetime(tzinfo=UTC)
                     if p.HasField("scheduled_time")

@@ -152,6 +152,7 @@ async def bench_wizard_submit(concurrency: int = 100) -> dict[str, Any]:
             "tdx_max_calls_per_minute": "1000000",
             "tdx_max_creates_per_minute": "1000000",
             "secret_key": "bench-secret",
+            "dev": "true",  # a throwaway secret and a derived codec key are fine here
         }
         settings = Settings(_env_file=None, **values)
         migrate(settings.database_url)

@@ -34,11 +34,13 @@ ticket_app = typer.Typer(help="One refresh ticket.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Temporal Schedules of deskflow.", no_args_is_help=True)
 bulk_app = typer.Typer(help="Bulk actions on refresh tickets.", no_args_is_help=True)
 slots_app = typer.Typer(help="Schedule slots.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts of the web app.", no_args_is_help=True)
 app.add_typer(batch_app, name="batch")
 app.add_typer(ticket_app, name="ticket")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(bulk_app, name="bulk")
 app.add_typer(slots_app, name="slots")
+app.add_typer(staff_app, name="staff")
 out = Console()
 err = Console(stderr=True)
 
@@ -86,6 +88,23 @@ def web(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     uvicorn.run("web.app:create_app", factory=True, host=host, port=port)
+
+
+@app.command()
+def secrets(
+    codec_key_id: Annotated[
+        str, typer.Option(help="id of the new codec key (use a new id when rotating)")
+    ] = "k1",
+) -> None:
+    """Print a new DESKFLOW_SECRET_KEY and DESKFLOW_CODEC_KEYS for a deployment's .env."""
+    from operations.deployment_checks import new_codec_key, new_secret_key
+
+    print(f"DESKFLOW_SECRET_KEY={new_secret_key()}")
+    print(f"DESKFLOW_CODEC_KEYS={new_codec_key(codec_key_id)}")
+    err.print(
+        "Keep these secret. To rotate the codec key, put the new entry first and keep the old"
+        " ones after it (comma-separated) until no running workflow uses them."
+    )
 
 
 @app.command()
@@ -264,6 +283,49 @@ def schedules_register() -> None:
         raise fail(f"schedules: {e.message}") from None
     for schedule_id, what in done.items():
         out.print(f"{schedule_id}: {what}")
+
+
+def _staff_change(change, username: str, *args: object) -> int:
+    from datetime import UTC, datetime
+
+    from store.staff_sessions import UnknownStaff
+
+    try:
+        with _sessions().begin() as db:
+            return change(db, username, *args, datetime.now(UTC))
+    except UnknownStaff as e:
+        raise fail(str(e)) from None
+
+
+@staff_app.command("password")
+def staff_password(username: str) -> None:
+    """Set a staff member's password (asked twice); every session of theirs ends at once."""
+    from store.reference import hash_password
+    from store.staff_sessions import set_password_hash
+
+    password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise fail("use at least 8 characters")
+    ended = _staff_change(set_password_hash, username, hash_password(password))
+    out.print(f"password of {username} changed; {ended} session(s) ended")
+
+
+@staff_app.command("disable")
+def staff_disable(username: str) -> None:
+    """Disable an account: no sign-in, and its sessions are refused from the next request on."""
+    from store.staff_sessions import set_disabled
+
+    ended = _staff_change(set_disabled, username, True)
+    out.print(f"{username} disabled; {ended} session(s) ended")
+
+
+@staff_app.command("enable")
+def staff_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    from store.staff_sessions import set_disabled
+
+    _staff_change(set_disabled, username, False)
+    out.print(f"{username} enabled")
 
 
 @slots_app.command("delete")

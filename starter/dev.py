@@ -9,15 +9,14 @@ Running it again reuses var/ and starts nothing twice. Ctrl-C stops every child.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from operations.deployment_checks import new_codec_key, new_secret_key
 from starter.dev_server import start_dev_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +29,9 @@ def ensure_env_file(path: Path = ROOT / ".env") -> None:
     existing = path.read_text() if path.exists() else ""
     lines = []
     if "DESKFLOW_SECRET_KEY" not in existing:
-        lines.append(f"DESKFLOW_SECRET_KEY={secrets.token_urlsafe(32)}")
+        lines.append(f"DESKFLOW_SECRET_KEY={new_secret_key()}")
     if "DESKFLOW_CODEC_KEYS" not in existing:
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
-        lines.append(f"DESKFLOW_CODEC_KEYS=dev1:{key}")
+        lines.append(f"DESKFLOW_CODEC_KEYS={new_codec_key('dev1')}")
     if lines:
         with path.open("a") as f:
             f.write("".join(f"{line}\n" for line in lines))
@@ -43,6 +41,9 @@ def ensure_env_file(path: Path = ROOT / ".env") -> None:
 def run_dev(demo: bool = True) -> None:
     os.chdir(ROOT)
     ensure_env_file()
+    # Marks this process and its children (worker, web app) as development: loopback callers
+    # may use the codec endpoint, and the start-up checks of production are skipped.
+    os.environ["DESKFLOW_DEV"] = "true"
     from domain.settings import get_settings
     from store.db import make_engine, migrate, session_factory
     from store.reference import load_reference_file

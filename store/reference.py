@@ -14,6 +14,7 @@ import hmac
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from domain.reference_data import (
     consistency_problems,
 )
 from domain.refresh import ConfigView
+from store.staff_sessions import revoke_all
 from store.tables import Base, CalendarConfig, RefreshConfig, SlotPreference, StaffUser, SupportTeam
 
 # scrypt cost: 2**14 x 8 uses 16 MiB and ~50 ms per hash, the usual interactive-login setting.
@@ -384,13 +386,16 @@ def _staff_values(spec: StaffSpec, current: StaffUser | None) -> dict[str, Any]:
         password_hash = current.password_hash  # same password: keep the hash, stay unchanged
     else:
         password_hash = hash_password(spec.password)
-    return {
+    values = {
         "username": spec.username,
         "name": spec.name,
         "email": spec.email,
         "roles": list(spec.roles),
         "password_hash": password_hash,
     }
+    if spec.disabled is not None:
+        values["disabled"] = spec.disabled
+    return values
 
 
 def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
@@ -414,13 +419,17 @@ def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
         )
     for user_spec in data.staff:
         current = session.get(StaffUser, user_spec.username)
-        _upsert(
+        before = (current.password_hash, current.disabled) if current is not None else None
+        user = _upsert(
             session,
             StaffUser,
             user_spec.username,
             _staff_values(user_spec, current),
             counts["staff"],
         )
+        if before is not None and (user.password_hash != before[0] or user.disabled):
+            # A new password or a disabled account ends every session of the user at once.
+            revoke_all(session, user.username, datetime.now(UTC))
     session.flush()
     return report
 

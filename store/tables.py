@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names so Alembic migrations name (and can later drop) them the same
@@ -187,6 +188,25 @@ class StaffUser(Base):
     # subset of "refresh_admin", "refresh_manager", "slot_admin", "approver"
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # A disabled account cannot sign in, and its sessions are refused at once.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class StaffSession(Base):
+    """A signed-in staff session (cookie or bearer token), revocable on the server.
+
+    The token carries a random id; only its SHA-256 is stored, so a copy of this table
+    signs nobody in. Signing out revokes one row; a new password or a disabled account
+    revokes every row of the user (store.staff_sessions).
+    """
+
+    __tablename__ = "staff_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- schedule slots -------------------------------------------------------------------------

@@ -23,6 +23,10 @@ from starter.dev_server import register_search_attributes
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
 
+# Tests run as development does (operations.deployment_checks): test secrets are accepted,
+# also by the worker and web processes some tests start, which inherit this environment.
+os.environ["DESKFLOW_DEV"] = "true"
+
 HERE = Path(__file__).parent
 TEST_SERVER = Path(sys.executable).with_name("temporal-test-server")
 

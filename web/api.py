@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from domain.refresh import EDITABLE, Status, TicketState
 from operations import tickets
@@ -82,8 +82,10 @@ def state_json(s: TicketState) -> dict[str, Any]:
 
 
 @router.post("/session", summary="Sign in: returns a bearer token and sets the session cookie")
-async def api_login(body: schemas.Login, response: Response, app: WebApp = APP) -> dict[str, Any]:
-    staff, token = await sign_in(app, response, body.username, body.password)
+async def api_login(
+    body: schemas.Login, request: Request, response: Response, app: WebApp = APP
+) -> dict[str, Any]:
+    staff, token = await sign_in(app, request, response, body.username, body.password)
     return {
         "token": token,
         "token_type": "bearer",
@@ -94,9 +96,11 @@ async def api_login(body: schemas.Login, response: Response, app: WebApp = APP) 
     }
 
 
-@router.delete("/session", status_code=204, summary="Sign out (clears the cookie)")
-async def api_logout(response: Response, _: Staff = STAFF) -> Response:
-    sign_out(response)
+@router.delete(
+    "/session", status_code=204, summary="Sign out: the token stops working, the cookie is cleared"
+)
+async def api_logout(response: Response, staff: Staff = STAFF, app: WebApp = APP) -> Response:
+    await sign_out(app, staff, response)
     response.status_code = 204
     return response
 

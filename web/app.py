@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from domain.settings import Settings, get_settings
+from operations.deployment_checks import prepare_process
 from operations.errors import FieldError, from_request_errors
 from operations.payload_codec import EncryptionCodec
 from web import api, auth, codec, pages_approver, pages_customer, pages_staff
@@ -78,6 +79,7 @@ def create_app(
     web_settings: WebSettings | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    prepare_process(settings, "web app")
     web = WebApp(settings, client, web_settings)
     app = FastAPI(
         title="deskflow",
@@ -126,7 +128,7 @@ def create_app(
         return {"status": "ok"}
 
     install_error_handlers(app)
-    app.add_middleware(codec.CodecCors, origin=web.config.temporal_ui_origin)
+    app.add_middleware(codec.CodecCors, origins=web.config.temporal_ui_origins)
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -156,8 +158,11 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 
 def error_response(request: Request, err: FieldError) -> Response:
     if wants_json(request):
-        return JSONResponse(err.to_json(), status_code=err.status)
-    return _error_page(request, err.status, err.message)
+        response: Response = JSONResponse(err.to_json(), status_code=err.status)
+    else:
+        response = _error_page(request, err.status, err.message)
+    response.headers.update(err.headers)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,9 +1,15 @@
-"""Staff sign-in and sign-out: the login form, the session cookie, the SSO seam."""
+"""Staff sign-in and sign-out: the login form, the session cookie, the SSO seam.
+
+Sign-in opens a server-side session (`store.staff_sessions`) and is throttled per account
+and per client address (`web.login_throttle`); sign-out revokes the session, so the token
+(cookie or bearer) is refused from the next request on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from operations.errors import FieldError
 from store.reference import verify_password
+from store.staff_sessions import open_session, revoke
 from web import queries
 from web.deps import WebApp, any_staff, current_staff, web_app
 from web.security import CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Staff, oidc_login, same
@@ -30,16 +37,37 @@ def _check(app: WebApp, username: str, password: str):
     with app.reads() as db:
         user = queries.staff_user(db, username)
         ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-        return user if ok and user is not None else None
+        return user if ok and user is not None and not user.disabled else None
+
+
+def _too_many(wait: int) -> FieldError:
+    return FieldError(
+        429,
+        f"too many failed sign-ins; try again in {wait} s",
+        "password",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 async def sign_in(
-    app: WebApp, response: Response, username: str, password: str
+    app: WebApp, request: Request, response: Response, username: str, password: str
 ) -> tuple[Staff, str]:
-    user = await asyncio.to_thread(_check, app, username.strip(), password)
+    """Check the password (throttled), open a server-side session, set the cookie."""
+    address = request.client.host if request.client else None
+    username = username.strip()
+    throttle = app.login_throttle
+    wait = throttle.wait_seconds(username, address)
+    if wait:
+        raise _too_many(wait)
+    user = await asyncio.to_thread(_check, app, username, password)
     if user is None:
+        throttle.failed(username, address)
         raise FieldError(401, "wrong username or password", "password")
-    token, csrf = app.tokens.new_session(user.username)
+    throttle.succeeded(username)
+    session_id = await app.write(
+        open_session, user.username, app.now(), timedelta(seconds=app.config.session_max_age)
+    )
+    token, csrf = app.tokens.new_session(session_id)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -48,11 +76,20 @@ async def sign_in(
         httponly=True,
         samesite="lax",
     )
-    staff = Staff(user.username, user.name, user.email, frozenset(user.roles or []), csrf)
+    staff = Staff(
+        user.username,
+        user.name,
+        user.email,
+        frozenset(user.roles or []),
+        csrf,
+        session_id=session_id,
+    )
     return staff, token
 
 
-def sign_out(response: Response) -> None:
+async def sign_out(app: WebApp, staff: Staff, response: Response) -> None:
+    """Revoke the session on the server (its token stops working at once), drop the cookie."""
+    await app.write(revoke, staff.session_id, app.now())
     response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True, samesite="lax")
 
 
@@ -110,17 +147,21 @@ async def login(request: Request, app: WebApp = APP):
         return _login_page(request, app, next_url, "The form expired; please sign in again.", 403)
     response = RedirectResponse(next_url, status_code=303)
     try:
-        await sign_in(app, response, str(form.get("username", "")), str(form.get("password", "")))
+        await sign_in(
+            app, request, response, str(form.get("username", "")), str(form.get("password", ""))
+        )
     except FieldError as e:
-        return _login_page(request, app, next_url, e.message.capitalize() + ".", e.status)
+        page = _login_page(request, app, next_url, e.message.capitalize() + ".", e.status)
+        page.headers.update(e.headers)
+        return page
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout")
-async def logout(_: Staff = STAFF):
+async def logout(staff: Staff = STAFF, app: WebApp = APP):
     response = RedirectResponse("/login", status_code=303)
-    sign_out(response)
+    await sign_out(app, staff, response)
     return response
 
 

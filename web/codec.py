@@ -6,9 +6,10 @@ form of `temporal.api.common.v1.Payloads`), answered in the same shape. The UI s
 namespace in `X-Namespace`.
 
 Who may call it: a staff member (session cookie, or `Authorization: Bearer <token>` from
-`POST /api/session`), any role. In development (`DESKFLOW_WEB_CODEC_ALLOW_LOOPBACK`, on by
-default when the public URL is loopback) callers on 127.0.0.1/::1 need nothing, so the local
-Web UI on :8233 decodes without sign-in. CORS answers only `DESKFLOW_TEMPORAL_UI_URL`'s origin.
+`POST /api/session`), any role. Only under `deskflow dev` (DESKFLOW_DEV) callers on
+127.0.0.1/::1 need nothing, so the local Web UI on :8233 decodes without sign-in; never
+otherwise, since behind a same-host reverse proxy every caller is loopback. CORS answers only
+`DESKFLOW_TEMPORAL_UI_URL`'s origin (on loopback: as localhost, 127.0.0.1 and [::1]).
 In production run the UI with `codec.passAccessToken` only if its tokens are deskflow tokens,
 or put the UI and the web app behind the same sign-in so the session cookie is sent
 (`codec.includeCredentials: true`).
@@ -75,20 +76,21 @@ async def encode(request: Request) -> JSONResponse:
 
 
 class CodecCors:
-    """CORS for /codec/* only, and only for the Temporal Web UI's origin (pure ASGI)."""
+    """CORS for /codec/* only, and only for the Temporal Web UI's origins (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, origin: str) -> None:
+    def __init__(self, app: ASGIApp, origins: frozenset[str]) -> None:
         self.app = app
-        self.origin = origin.encode()
+        self.origins = frozenset(o.encode() for o in origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/codec/"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        allowed = headers.get(b"origin") == self.origin
+        origin = headers.get(b"origin", b"")
+        allowed = origin in self.origins
         cors = [
-            (b"access-control-allow-origin", self.origin),
+            (b"access-control-allow-origin", origin),
             (b"access-control-allow-credentials", b"true"),
             (b"access-control-allow-methods", b"POST, OPTIONS"),
             (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),

@@ -26,8 +26,10 @@ from domain.customer_links import LinkError, verify
 from domain.settings import Settings
 from operations.errors import FieldError, forbidden, not_found
 from store.db import make_engine, session_factory
+from store.staff_sessions import session_user
 from web import queries
 from web.config import WebConfig, WebSettings
+from web.login_throttle import LoginThrottle
 from web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -53,6 +55,7 @@ class WebApp:
         self.settings = settings
         self.config = WebConfig(settings, web)
         self.tokens = Tokens(settings.secret_key.get_secret_value(), self.config.session_max_age)
+        self.login_throttle = LoginThrottle()
         self.tz = ZoneInfo(settings.timezone)
         self.writes = session_factory(make_engine(settings.database_url))
         self.reads = session_factory(queries.read_engine(settings.database_url))
@@ -133,8 +136,8 @@ def _credentials(request: Request) -> tuple[str | None, bool]:
     return request.cookies.get(SESSION_COOKIE), True
 
 
-def _load_staff(db: Session, username: str) -> tuple[Any, frozenset[str]] | None:
-    user = queries.staff_user(db, username)
+def _load_staff(db: Session, session_id: str, now: datetime) -> tuple[Any, frozenset[str]] | None:
+    user = session_user(db, session_id, now)
     if user is None:
         return None
     configs = (
@@ -146,7 +149,7 @@ def _load_staff(db: Session, username: str) -> tuple[Any, frozenset[str]] | None
 
 
 async def current_staff(request: Request) -> Staff | None:
-    """The signed-in staff member (cookie or bearer token), with roles read fresh."""
+    """The signed-in staff member (cookie or bearer token) of a live session, roles read fresh."""
     if "staff" in request.scope.get("state", {}):
         return request.state.staff
     app = web_app(request)
@@ -154,8 +157,8 @@ async def current_staff(request: Request) -> Staff | None:
     staff = None
     session = app.tokens.read_session(value) if value else None
     if session is not None:
-        username, csrf = session
-        found = await app.read(_load_staff, username)
+        session_id, csrf = session
+        found = await app.read(_load_staff, session_id, app.now())
         if found is not None:
             user, configs = found
             staff = Staff(
@@ -166,6 +169,7 @@ async def current_staff(request: Request) -> Staff | None:
                 csrf=csrf,
                 via_cookie=via_cookie,
                 approver_configs=configs,
+                session_id=session_id,
             )
     request.state.staff = staff
     return staff

@@ -3,8 +3,9 @@
 Staff sign in with a local account (`StaffUser`, scrypt hash) and get a session cookie
 signed with `DESKFLOW_SECRET_KEY`: Secure, HttpOnly, SameSite=Lax. The same signed value is
 also a bearer token (`Authorization: Bearer ...`) for operators and other systems using the
-JSON API. Roles are read from the database on every request, so removing a role takes effect
-at once. Every unsafe request made with the cookie carries a CSRF token: the session's own
+JSON API. It names a server-side session (`store.staff_sessions`), checked with the roles on
+every request, so signing out, a new password, a disabled account or a removed role takes
+effect at once. Every unsafe request made with the cookie carries a CSRF token: the session's own
 random value, echoed in a hidden form field or the `X-CSRF-Token` header (a bearer token is
 never sent by a browser on its own, so it needs none).
 
@@ -76,6 +77,7 @@ class Staff:
     csrf: str = ""
     via_cookie: bool = True
     approver_configs: frozenset[str] = field(default_factory=frozenset)
+    session_id: str = ""
 
     def can(self, perm: Perm) -> bool:
         return any(r in self.roles for r in PERMISSIONS[perm])
@@ -94,19 +96,20 @@ class Tokens:
         self._feed = URLSafeSerializer(secret, salt="deskflow-slot-feed")
         self.session_max_age = session_max_age
 
-    # staff sessions (cookie value == bearer token)
-    def new_session(self, username: str) -> tuple[str, str]:
+    # staff sessions (cookie value == bearer token): the server-side session id and CSRF
+    def new_session(self, session_id: str) -> tuple[str, str]:
         csrf = secrets.token_urlsafe(24)
-        return self._session.dumps({"u": username, "c": csrf}), csrf
+        return self._session.dumps({"s": session_id, "c": csrf}), csrf
 
     def read_session(self, value: str) -> tuple[str, str] | None:
+        """(session id, CSRF token) of a genuine, unexpired token; is it live: the database."""
         try:
             data = self._session.loads(value, max_age=self.session_max_age)
         except BadSignature:  # also SignatureExpired
             return None
-        if not isinstance(data, dict) or "u" not in data or "c" not in data:
+        if not isinstance(data, dict) or "s" not in data or "c" not in data:
             return None
-        return str(data["u"]), str(data["c"])
+        return str(data["s"]), str(data["c"])
 
     # customer forms: a CSRF token bound to the link
     def customer_csrf(self, link_token: str) -> str:

@@ -222,11 +222,7 @@ async def world(env, worker, sim, staff_users):
         client = httpx.AsyncClient(transport=transport, base_url=BASE)
         client.who, client.csrf, client.auth_header = who, "", {}
         if who in STAFF_LOGINS:
-            r = await client.post(
-                "/api/session", json={"username": STAFF_LOGINS[who], "password": PASSWORD}
-            )
-            client.csrf = r.json()["csrf_token"]
-            client.auth_header = {"Authorization": f"Bearer {r.json()['token']}"}
+            await sign_in(client)
         clients[who] = client
     admin = clients[ADMIN]
     r = await admin.post(
@@ -239,6 +235,18 @@ async def world(env, worker, sim, staff_users):
     yield ids, tokens, clients, app
     for c in clients.values():
         await c.aclose()
+
+
+async def sign_in(client: httpx.AsyncClient) -> None:
+    """A new session for the client: its cookie, CSRF token and bearer token."""
+    r = await client.post(
+        "/api/session", json={"username": STAFF_LOGINS[client.who], "password": PASSWORD}
+    )
+    client.csrf = r.json()["csrf_token"]
+    client.auth_header = {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+SIGN_OUTS = {("POST", "/logout"), ("DELETE", "/api/session")}
 
 
 async def test_every_route_for_every_role(world):
@@ -273,6 +281,8 @@ async def test_every_route_for_every_role(world):
             expected = who in allowed
             if refused(r) == expected or r.status_code >= 500:
                 problems.append(f"{method} {path} as {who}: {r.status_code} {r.text[:160]!r}")
+            if (method, path) in SIGN_OUTS and who in STAFF_LOGINS:
+                await sign_in(client)  # signing out ended the session on the server
     assert not problems, "\n".join(problems)
 
 

@@ -1,7 +1,7 @@
 """TDX create intents (no duplicate tickets or tasks) and batch lines read in pages.
 
 Revision ID: 0002_tdx
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_tdx"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

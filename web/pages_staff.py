@@ -26,7 +26,6 @@ ADMIN = Depends(staff_with(Perm.admin_tickets))
 CONFIGS = Depends(staff_with(Perm.view_configs))
 SLOTS = Depends(staff_with(Perm.view_slots))
 SLOT_ADMIN = Depends(staff_with(Perm.admin_slots))
-STUCK_SCAN_LIMIT = 200  # open tickets described() per Problems view
 CALENDAR_WEEKS = 5
 
 
@@ -96,24 +95,9 @@ async def tickets_page(
     )
 
 
-async def problems_data(app: WebApp) -> dict[str, Any]:
-    """Problems focus: tickets waiting on a person, failed emails, stuck activities."""
-    problem_rows = await app.read(queries.problem_tickets)
-    failed = await app.read(queries.failed_emails)
-    open_ids, open_total = await app.read(queries.open_ticket_ids, STUCK_SCAN_LIMIT)
-    stuck = await tickets.stuck_activities(await app.client(), open_ids)
-    return {
-        "tickets": problem_rows,
-        "failed_emails": failed,
-        "stuck": stuck,
-        "checked": len(open_ids),
-        "open_total": open_total,
-    }
-
-
 @router.get("/problems", response_class=HTMLResponse)
 async def problems_page(request: Request, staff: Staff = VIEW, app: WebApp = APP):
-    data = await problems_data(app)
+    data = await actions.problems_data(app)
     return page(
         app, request, "staff/problems.html", staff, stuck_attempts=tickets.STUCK_ATTEMPTS, **data
     )
@@ -174,18 +158,6 @@ async def ticket_page(request: Request, ticket_id: str, staff: Staff = VIEW, app
     return await _ticket_page(app, request, staff, ticket_id)
 
 
-ACTION_BODIES: dict[str, Any] = {
-    "provide_location": schemas.ProvideLocationBody,
-    "hold": schemas.HoldBody,
-    "release": schemas.ReleaseBody,
-    "reschedule": schemas.RescheduleBody,
-    "trigger_customer_reschedule": schemas.TriggerRescheduleBody,
-    "cancel": schemas.CancelBody,
-    "exchange_replacement": schemas.ExchangeBody,
-    "set_tracking": schemas.TrackingBody,
-}
-
-
 def _register_action(name: str, perm: Perm) -> None:
     allowed = Depends(staff_with(perm))
 
@@ -207,7 +179,7 @@ def _register_action(name: str, perm: Perm) -> None:
                     forms.body(schemas.EditBody, forms.edit_body(form, s, cfg)),
                 )
             else:
-                data = forms.body(ACTION_BODIES[name], forms.nested(form))
+                data = forms.body(actions.STAFF_ACTIONS[name].body, forms.nested(form))
                 await actions.staff_action(app, staff, ticket_id, name, data)
         except FieldError as e:
             if e.status not in (409, 422):
@@ -221,8 +193,8 @@ def _register_action(name: str, perm: Perm) -> None:
     router.add_api_route(f"/tickets/{{ticket_id}}/{name}", handler, methods=["POST"])
 
 
-for _name, (_perm, _) in actions.STAFF_ACTIONS.items():
-    _register_action(_name, _perm)
+for _name, _action in actions.STAFF_ACTIONS.items():
+    _register_action(_name, _action.perm)
 _register_action("edit", Perm.admin_tickets)
 
 

@@ -6,7 +6,8 @@ cookie instead, unsafe requests must carry `X-CSRF-Token`. Customers use the tok
 emailed link in the path (`/api/c/{token}/...`). A refused request answers 4xx with
 `{"detail", "field", "errors": [{"field", "message"}]}`.
 
-The routes live in `web/routes/`, one module per resource; this router mounts them.
+The routes live in `web/routes/`, one module per resource; this router gathers them, flat,
+so that `router.routes` lists every API route (FastAPI's `include_router` would nest them).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from web.routes import (
     tickets,
 )
 
-router = APIRouter(prefix="/api")
+router = APIRouter()
 for resource in (
     session,
     customers,
@@ -39,4 +40,4 @@ for resource in (
     teams,
     slots,
 ):
-    router.include_router(resource.router)
+    router.routes.extend(resource.router.routes)

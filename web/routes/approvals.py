@@ -9,7 +9,7 @@ from web import actions, queries, schemas
 from web.deps import App, Approver
 from web.responses import Approvals, ChangeRequested, ticket_rows
 
-router = APIRouter(tags=["approvals"])
+router = APIRouter(prefix="/api", tags=["approvals"])
 
 
 @router.get("/approvals", summary="Tickets you approve: waiting for you, and still editable")

@@ -10,7 +10,7 @@ from web import actions, queries, schemas
 from web.deps import App, TicketAdmin
 from web.responses import BatchPreviewResult, BatchStarted, BatchStatus, BatchSummary
 
-router = APIRouter(prefix="/batches", tags=["batches"])
+router = APIRouter(prefix="/api/batches", tags=["batches"])
 
 
 @router.get("", summary="Batches, newest first")

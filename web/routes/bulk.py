@@ -8,7 +8,7 @@ from web import actions, schemas
 from web.deps import App, TicketAdmin, TicketManager
 from web.responses import BulkResult
 
-router = APIRouter(prefix="/bulk", tags=["bulk actions"])
+router = APIRouter(prefix="/api/bulk", tags=["bulk actions"])
 
 
 @router.post(

@@ -9,7 +9,7 @@ from web import queries
 from web.deps import App, ConfigViewer
 from web.responses import ConfigDetail, ConfigSummary
 
-router = APIRouter(prefix="/configs", tags=["configs"])
+router = APIRouter(prefix="/api/configs", tags=["configs"])
 
 
 @router.get("", summary="Refresh configs")

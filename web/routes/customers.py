@@ -10,7 +10,7 @@ from web import actions, schemas, wizard
 from web.deps import App, LinkCustomer
 from web.responses import CustomerView, SlotOut
 
-router = APIRouter(prefix="/c/{token}", tags=["customers"])
+router = APIRouter(prefix="/api/c/{token}", tags=["customers"])
 
 
 @router.get("", summary="Your refresh: what we know and what happens next")

@@ -9,7 +9,7 @@ from web import actions, queries, schemas
 from web.deps import App, TicketAdmin
 from web.responses import BulkResult, TicketRow, ticket_rows
 
-router = APIRouter(prefix="/order-groups", tags=["order groups"])
+router = APIRouter(prefix="/api/order-groups", tags=["order groups"])
 
 
 @router.get("", summary="Tickets waiting for a replacement to be ordered and assigned")

@@ -9,7 +9,7 @@ from web.auth import sign_in, sign_out
 from web.deps import AnyStaff, App
 from web.responses import Me, SessionToken
 
-router = APIRouter(tags=["session"])
+router = APIRouter(prefix="/api", tags=["session"])
 
 
 @router.post(

@@ -8,7 +8,7 @@ from operations.slot_admin import DeleteSlotResult
 from web import actions
 from web.deps import App, SlotAdmin
 
-router = APIRouter(prefix="/slots", tags=["teams and slots"])
+router = APIRouter(prefix="/api/slots", tags=["teams and slots"])
 
 
 @router.delete(

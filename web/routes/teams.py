@@ -13,7 +13,7 @@ from web import actions, queries, schemas
 from web.deps import App, SlotAdmin, SlotViewer
 from web.responses import TeamOut, TeamSlot
 
-router = APIRouter(prefix="/teams", tags=["teams and slots"])
+router = APIRouter(prefix="/api/teams", tags=["teams and slots"])
 
 
 @router.get("", summary="Support teams, with the address of each one's calendar feed")

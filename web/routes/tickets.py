@@ -29,7 +29,7 @@ from web.responses import (
     ticket_rows,
 )
 
-router = APIRouter(tags=["tickets"])
+router = APIRouter(prefix="/api", tags=["tickets"])
 Style = Annotated[str | None, Query(pattern="^(on_prem|remote|unit_location|no_customer)$")]
 
 

@@ -27,6 +27,7 @@ from domain.refresh import (
     batch_workflow_id,
 )
 from operations import bulk, slot_admin, tickets
+from operations.batches import BatchFileError, batch_input, parse_serials_csv
 from operations.errors import FieldError, forbidden, not_found
 from store import slot_feed, slot_preferences
 from store.tables import Ticket
@@ -397,8 +398,6 @@ async def team_feed(app: WebApp, team_id: str) -> bytes:
 
 
 def preview_batch(text: str) -> tuple[list[BatchRow], list[RefusedRow]]:
-    from operations.batches import BatchFileError, parse_serials_csv
-
     try:
         return parse_serials_csv(text)
     except BatchFileError as e:
@@ -414,8 +413,6 @@ async def start_batch(
     app: WebApp, staff: Staff, config_id: str, batch_id: str, text: str, source: str
 ) -> str:
     """Record the batch and start its RefreshBatch workflow (idempotent per batch id)."""
-    from operations.batches import BatchFileError, batch_input
-
     check_batch_id(batch_id)
     if await app.read(queries.config_row, config_id) is None:
         raise FieldError(422, f"unknown refresh config '{config_id}'", "config_id")

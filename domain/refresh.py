@@ -486,7 +486,8 @@ class TicketState(Strict):
     device: DeviceChoice | None = None
     peripherals: list[str] = Field(default_factory=list)
     software: list[str] = Field(default_factory=list)
-    wizard_submitted: bool = False
+    wizard_submitted: bool = False  # by the customer
+    location_known: bool = False  # from the wizard, or from staff (provide_location)
     approved_by: str | None = None
     slot: BookedSlot | None = None
     slot_offers: list[SlotOffer] = Field(default_factory=list)
@@ -531,6 +532,8 @@ class TicketState(Strict):
         if not isinstance(data, dict):
             return data
         data = {k: v for k, v in data.items() if k not in ("day1", "invite_at")}
+        if "location_known" not in data:
+            data["location_known"] = bool(data.get("wizard_submitted"))
         if "replacement_assigned" not in data:
             audits = [a if isinstance(a, dict) else a.model_dump() for a in data.get("audits", [])]
             actions = [a.get("action", "") for a in audits]

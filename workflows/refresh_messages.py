@@ -138,7 +138,7 @@ class TicketMessages(TicketBase):
         if msg.peripherals is not None:
             s.peripherals = msg.peripherals
         s.software = msg.software
-        s.wizard_submitted = True
+        s.wizard_submitted = s.location_known = True
         self._audit(msg.actor, "wizard submitted")
         return s
 
@@ -227,7 +227,7 @@ class TicketMessages(TicketBase):
             self.s.shipping_address = msg.shipping_address
         elif self.s.style == "on_prem":
             self.s.location = msg.location
-        self.s.wizard_submitted = True
+        self.s.location_known = True
         self._audit(msg.actor, "location provided", detail=msg.location or "")
         return self.s
 

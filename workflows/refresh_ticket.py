@@ -182,7 +182,7 @@ class RefreshTicket(TicketMessages):
         self._set_status(Status.pending_wizard, "system", "invite sent")
 
     async def _remind_until_wizard(self) -> None:
-        if self.s.wizard_submitted:
+        if self.s.location_known:
             await self._after_location_known()
             return
         due = self._due(WIZARD_DEADLINES)
@@ -199,7 +199,7 @@ class RefreshTicket(TicketMessages):
             await self._email("wizard_reminder")
 
     async def _wait_for_location(self) -> None:
-        if self.s.wizard_submitted:  # staff provided it (provide_location)
+        if self.s.location_known:  # staff provided it (provide_location)
             await self._after_location_known()
         else:
             await self._wait()

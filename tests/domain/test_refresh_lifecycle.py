@@ -109,6 +109,7 @@ def test_state_of_an_older_run_reads_with_its_facts_recovered_from_the_audits():
     }
     s = TicketState.model_validate_json(json.dumps(older))
     assert (s.replacement_assigned, s.change_requests, s.pick_again) == (True, 2, True)
+    assert s.location_known is False  # it had no wizard_submitted
     # Derived now, not stored: the old fields are read over, not refused.
     assert s.day1 is None and s.invite_at is None
     # A state written by this code reads back as it was.

@@ -30,7 +30,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.tdx_queues import tdx_queue
 
-IN_FLIGHT = 20
+# Rows looked up at once: enough that TDX's limits, not this loop, set the batch's pace.
+IN_FLIGHT = 60
 ROWS_PER_RUN = 400  # continue-as-new after this many rows keeps each history small
 
 

@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from uuid import uuid4
@@ -65,7 +66,14 @@ def _worker(settings: Settings, address: str, log: Path) -> subprocess.Popen:
     )
 
 
-async def tdx_batch(client: Client, settings: Settings, workers: int) -> dict[str, float]:
+async def tdx_batch(
+    client: Client,
+    settings: Settings,
+    workers: int,
+    serials: int = SERIALS,
+    config: str = CONFIG,
+    team: str = "nit-north",
+) -> dict[str, float]:
     """Run one batch with `workers` worker processes; its figures, keyed `tdx_batch_w{n}_*`."""
     from sim.app import SimServer
     from starter.batches import batch_input
@@ -80,14 +88,14 @@ async def tdx_batch(client: Client, settings: Settings, workers: int) -> dict[st
     ) as sim:
         local = sim.settings.model_copy(update={"task_queue": f"bench-tdx-{run}"})
         sim.tdx.add_person("owner", UID="uid-owner", FullName="Lab Owner")
-        serials = [f"B{run}{i:05d}".upper() for i in range(SERIALS)]
-        for s in serials:
-            sim.tdx.add_asset(s, OwningCustomerID="uid-owner", SupportingDepartmentName="nit-north")
+        names = [f"B{run}{i:05d}".upper() for i in range(serials)]
+        for s in names:
+            sim.tdx.add_asset(s, OwningCustomerID="uid-owner", SupportingDepartmentName=team)
         inp = await asyncio.to_thread(
-            batch_input, local, CONFIG, f"bench-{run}", "serial\n" + "\n".join(serials), "b.csv"
+            batch_input, local, config, f"bench-{run}", "serial\n" + "\n".join(names), "b.csv"
         )
         address = client.service_client.config.target_host
-        log = Path(settings.database_url.removeprefix("sqlite:///")).with_name(f"w-{run}.log")
+        log = Path(tempfile.gettempdir()) / f"deskflow-bench-worker-{run}.log"
         procs = [_worker(local, address, log) for _ in range(workers)]
         try:
             await asyncio.sleep(2)  # let every worker poll before the clock starts
@@ -98,8 +106,8 @@ async def tdx_batch(client: Client, settings: Settings, workers: int) -> dict[st
                 id=batch_workflow_id(inp.batch_id),
                 task_queue=local.task_queue,
             )
-            deadline = began + 10 * bound_seconds(SERIALS)
-            while len(sim.tdx.tickets) < SERIALS or len(sim.tdx.tasks) < 3 * SERIALS:
+            deadline = began + 10 * bound_seconds(serials)
+            while len(sim.tdx.tickets) < serials or len(sim.tdx.tasks) < 3 * serials:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
                         f"bench batch stuck: {len(sim.tdx.tickets)} tickets, "
@@ -116,7 +124,7 @@ async def tdx_batch(client: Client, settings: Settings, workers: int) -> dict[st
         first = min(c.at for c in calls)
         limited = [c for c in calls if c.status == 429]
         steady = [c for c in limited if (c.at - first).total_seconds() >= WINDOW]
-    bound = bound_seconds(SERIALS)
+    bound = bound_seconds(serials)
     key = f"tdx_batch_w{workers}"
     return {
         f"{key}_seconds": elapsed,

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.approver_digest import ApproverDigestActivities
+from activities.batch_lines import BatchLineActivities
 from activities.email import EmailActivities
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
@@ -45,6 +46,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     starts = TicketStartActivities(client, settings.task_queue, sessions)
     slots = ScheduleSlotActivities(client, sessions)
     digest = ApproverDigestActivities(settings, sessions, email)
+    batch_lines = BatchLineActivities(sessions)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -59,6 +61,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             email.send_email,
             slack.post_slack,
             starts.start_refresh_ticket,
+            batch_lines.read_batch_lines,
             slots.generate_schedule_slots,
             slots.plan_slot_discovery,
             slots.signal_slots_available,

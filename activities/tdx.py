@@ -142,29 +142,36 @@ class TdxActivities:
             else:
                 row.sent_at = sent_at
 
-    async def _create_unless_found(
+    async def _create_once(
         self,
         key: str,
         ticket_id: str,
+        kind: str,
+        field: str,
         find: Callable[[], Awaitable[int | None]],
         create: Callable[[], Awaitable[int]],
     ) -> tuple[int, bool]:
-        """Find the object a previous attempt made, or create it: (TDX id, created now).
+        """The TDX id of the object `key` stands for, creating it at most once: (id, created).
 
-        A request that may have reached TDX (timed out, 5xx, worker killed mid-call) leaves
-        its intent; a retry that does not find the marker yet waits until that request can
-        no longer land (`tdx_create_settle_seconds` after we stopped waiting for its answer,
-        or after it was sent if the worker died meanwhile) before creating again.
-        A request TDX clearly did not carry out (429, 4xx, no connection) clears the intent.
+        The Event under `key` holds the answer once known (the id under `field`). Before
+        sending a create, an intent is written; it stays until the Event is, or until TDX
+        clearly refused the request (429, 4xx, no connection). So when neither exists,
+        nothing was ever sent and a first attempt creates without searching. Otherwise the
+        marker is looked for, and if it is not there yet while the last request may land
+        (`tdx_create_settle_seconds` after we stopped waiting for its answer, or after it was
+        sent if the worker died meanwhile), the retry waits instead of creating again.
         """
-        intent = f"tdx-create:{key}"
-        found = await find()
-        if found is not None:
-            await asyncio.to_thread(self._set_intent, intent, ticket_id, None)
-            return found, False
-        sent_at = await asyncio.to_thread(self._intent_sent_at, intent)
-        settle = timedelta(seconds=self.settings.tdx_create_settle_seconds)
+        done = await asyncio.to_thread(self._event, key)
+        if done is not None:
+            return int(done.detail[field]), False
+        sent_at = await asyncio.to_thread(self._intent_sent_at, key)
+        if sent_at is not None or activity.info().attempt > 1:
+            found = await find()
+            if found is not None:
+                await asyncio.to_thread(self._record_created, key, ticket_id, kind, {field: found})
+                return found, False
         if sent_at is not None:
+            settle = timedelta(seconds=self.settings.tdx_create_settle_seconds)
             wait = sent_at + settle - datetime.now(UTC)
             if wait > timedelta(0):
                 raise ApplicationError(
@@ -173,21 +180,25 @@ class TdxActivities:
                     next_retry_delay=wait,
                     category=ApplicationErrorCategory.BENIGN,
                 )
-        await asyncio.to_thread(self._set_intent, intent, ticket_id, datetime.now(UTC))
+        await asyncio.to_thread(self._set_intent, key, ticket_id, datetime.now(UTC))
         try:
             made = await create()
         except (TdxRateLimited, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-            await asyncio.to_thread(self._set_intent, intent, ticket_id, None)
+            await asyncio.to_thread(self._set_intent, key, ticket_id, None)
             raise
         except (TdxError, httpx.TransportError) as e:
             # Unknown outcome: TDX may carry the request out for a while after this moment.
             clear = isinstance(e, TdxError) and e.status < 500
             await asyncio.to_thread(
-                self._set_intent, intent, ticket_id, None if clear else datetime.now(UTC)
+                self._set_intent, key, ticket_id, None if clear else datetime.now(UTC)
             )
             raise
-        await asyncio.to_thread(self._set_intent, intent, ticket_id, None)
+        await asyncio.to_thread(self._record_created, key, ticket_id, kind, {field: made})
         return made, True
+
+    def _record_created(self, key: str, ticket_id: str, kind: str, detail: dict[str, int]) -> None:
+        self._record(key, ticket_id, kind, detail)
+        self._set_intent(key, ticket_id, None)
 
     def ticket_url(self, tdx_id: int) -> str:
         base = self.settings.tdx_base_url.rstrip("/").removesuffix("/TDWebApi")
@@ -197,7 +208,6 @@ class TdxActivities:
     @tdx_errors
     async def create_ticket(self, req: TdxTicketRequest) -> TdxTicketCreated:
         marker = f"[deskflow:{req.key}]"
-        created = True
 
         async def find() -> int | None:
             found = [
@@ -221,13 +231,9 @@ class TdxActivities:
             )
             return int(ticket["ID"])
 
-        async def create() -> dict[str, Any]:
-            nonlocal created
-            tdx_id, created = await self._create_unless_found(req.key, req.ticket_id, find, post)
-            return {"tdx_ticket_id": tdx_id}
-
-        detail = await self._once(f"tdx:{req.key}", req.ticket_id, f"tdx.{req.kind}_ticket", create)
-        tdx_id = int(detail["tdx_ticket_id"])
+        tdx_id, created = await self._create_once(
+            f"tdx:{req.key}", req.ticket_id, f"tdx.{req.kind}_ticket", "tdx_ticket_id", find, post
+        )
         return TdxTicketCreated(tdx_ticket_id=tdx_id, url=self.ticket_url(tdx_id), created=created)
 
     @activity.defn(name="tdx_create_task")
@@ -242,12 +248,11 @@ class TdxActivities:
             task = await self.client.create_task(req.tdx_ticket_id, {"Title": req.title})
             return int(task["ID"])
 
-        async def create() -> dict[str, Any]:
-            task_id, _ = await self._create_unless_found(key, req.ticket_id, find, post)
-            return {"task_id": task_id}
-
         key = f"tdx:{req.ticket_id}:task:{req.kind}"
-        return int((await self._once(key, req.ticket_id, "tdx.task_created", create))["task_id"])
+        task_id, _ = await self._create_once(
+            key, req.ticket_id, "tdx.task_created", "task_id", find, post
+        )
+        return task_id
 
     @activity.defn(name="tdx_complete_task")
     @tdx_errors

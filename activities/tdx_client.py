@@ -5,7 +5,9 @@ keeps the token until shortly before it expires (24 hours) and logs in again onc
 refused with 401, so activities never handle authentication. It does not retry anything else:
 a 429 becomes `TdxRateLimited` carrying the moment TDX's rate window resets, so the activity
 can hand Temporal an exact `next_retry_delay` instead of retrying blindly, and timeouts surface
-as httpx exceptions for Temporal's retry policy. The key and the token are never logged.
+as httpx exceptions for Temporal's retry policy. It reads TDX's rate-limit headers to hold a
+call back while its method's window is used up (`tdx_rate_windows`) rather than earn a 429.
+The key and the token are never logged.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
+
+from activities.tdx_rate_windows import RateWindows, WindowFull, method_key
 
 if TYPE_CHECKING:
     from domain.settings import Settings
@@ -134,6 +138,7 @@ class TdxClient:
         *,
         timeout: float = 30.0,
         min_retry_after: timedelta = DEFAULT_MIN_RETRY_AFTER,
+        window_seconds: float = 60.0,
     ) -> None:
         self.app_id = app_id
         self.asset_app_id = asset_app_id
@@ -153,6 +158,7 @@ class TdxClient:
         self._token: str | None = None
         self._token_expires = datetime.min.replace(tzinfo=UTC)
         self._login_lock = asyncio.Lock()
+        self._windows = RateWindows(window_seconds)
 
     @classmethod
     def from_settings(
@@ -160,7 +166,7 @@ class TdxClient:
         settings: Settings,
         *,
         timeout: float | None = None,
-        min_retry_after: timedelta = DEFAULT_MIN_RETRY_AFTER,
+        min_retry_after: timedelta | None = None,
     ) -> TdxClient:
         return cls(
             settings.tdx_base_url,
@@ -169,7 +175,12 @@ class TdxClient:
             settings.tdx_app_id,
             settings.tdx_asset_app_id,
             timeout=settings.tdx_timeout_seconds if timeout is None else timeout,
-            min_retry_after=min_retry_after,
+            min_retry_after=(
+                timedelta(seconds=settings.tdx_min_retry_after_seconds)
+                if min_retry_after is None
+                else min_retry_after
+            ),
+            window_seconds=settings.tdx_rate_window_seconds,
         )
 
     def __repr__(self) -> str:
@@ -232,10 +243,16 @@ class TdxClient:
         token = self._token
         if token is None or not self._token_fresh():
             token = await self._login(token)
+        key = method_key(method, path)
+        try:
+            await self._windows.acquire(key)
+        except WindowFull as e:
+            raise TdxRateLimited(e.reset_at, e.reset_at - datetime.now(UTC)) from None
         response = await self._send(method, path, body, params, token)
         if response.status_code == 401:
             token = await self._login(token)
             response = await self._send(method, path, body, params, token)
+        self._windows.observe(key, response)
         self._raise_for(response)
         return response.json() if response.content else None
 

@@ -598,13 +598,32 @@ class RefusedRow(Strict):
 
 
 class RefreshBatchInput(Strict):
+    """A batch launch. The file's lines are stored in the database (`lines` of them) and read
+    in pages, so the input stays small however long the file; launches from before paging
+    carry `rows` and `refused` inline instead."""
+
     batch_id: str = Field(pattern=TICKET_ID_PATTERN)
     launch_id: str = Field(min_length=1, description="one per launch: tells our starts apart")
     config_id: str
     default_style: Style
-    rows: list[BatchRow]
+    rows: list[BatchRow] = Field(default_factory=list)
     refused: list[RefusedRow] = Field(default_factory=list)
+    lines: int | None = Field(None, ge=0, description="lines stored for the batch; None: inline")
     progress: BatchProgress | None = None  # carried over continue-as-new
+
+
+class BatchPageRequest(Strict):
+    batch_id: str
+    after_line: int = Field(ge=0)
+    limit: int = Field(gt=0, le=1000)
+
+
+class BatchPage(Strict):
+    """The stored lines after `after_line`, in file order: good rows and refused lines."""
+
+    rows: list[BatchRow]
+    refused: list[RefusedRow]
+    last_line: int  # the cursor for the next page
 
 
 class BatchProgress(Strict):
@@ -616,6 +635,7 @@ class BatchProgress(Strict):
     already_running: list[str] = Field(default_factory=list)
     refused: list[RefusedRow] = Field(default_factory=list)
     next_row: int = 0
+    next_line: int = 0  # paged launches: the last stored line already taken
     done: bool = False
 
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # still carry it out (its longest processing time, with margin): a retry that cannot
     # see the first create's marker waits that long before creating again.
     tdx_timeout_seconds: float = 20.0
+    # After a 429, wait at least this long (TDX asks for a margin past its reset, for skew).
+    tdx_min_retry_after_seconds: float = 5.0
     tdx_create_settle_seconds: float = 300.0
 
     halo_base_url: str = "http://127.0.0.1:8090/halo/"

@@ -15,6 +15,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from pydantic import ValidationError
+from sqlalchemy import delete, insert, select
 from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.refresh import (
@@ -27,18 +28,22 @@ from domain.refresh import (
 )
 from domain.settings import Settings, get_settings
 from store.db import make_engine, session_factory
-from store.tables import Batch, RefreshConfig
+from store.tables import Batch, BatchLine, RefreshConfig
 
 
 class BatchFileError(Exception):
-    """The file or the config cannot start a batch at all."""
+    """The file or the config cannot start a batch at all; `field` is the input at fault."""
+
+    def __init__(self, message: str, field: str = "config_id") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def parse_serials_csv(text: str) -> tuple[list[BatchRow], list[RefusedRow]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     if "serial" not in fields:
-        raise BatchFileError("the CSV needs a header row with a 'serial' column")
+        raise BatchFileError("the CSV needs a header row with a 'serial' column", "csv")
     reader.fieldnames = fields
     rows: list[BatchRow] = []
     refused: list[RefusedRow] = []
@@ -94,18 +99,37 @@ def parse_serials_csv(text: str) -> tuple[list[BatchRow], list[RefusedRow]]:
     return rows, refused
 
 
-def batch_input(
+def prepare_batch(
     settings: Settings, config_id: str, batch_id: str, text: str, source: str
-) -> RefreshBatchInput:
+) -> tuple[RefreshBatchInput, bool]:
+    """Store the batch and its lines in one transaction; the workflow input and whether the
+    batch is new. The lines go to the database, not into the input, so a file of any size
+    the upload accepts stays far below Temporal's message limits; the workflow reads them
+    in pages. Launching an existing batch id again runs its stored lines again, and is
+    refused if the file lists other serials."""
     if not re.fullmatch(TICKET_ID_PATTERN, batch_id):
-        raise BatchFileError(f"batch id '{batch_id}' may use letters, digits, '.', '_' and '-'")
+        raise BatchFileError(
+            f"batch id '{batch_id}' may use letters, digits, '.', '_' and '-'", "batch_id"
+        )
     rows, refused = parse_serials_csv(text)
+    lines = sorted(
+        [(r.line, r.serial, r.model_dump(mode="json"), None) for r in rows]
+        + [(r.line, r.serial[:255], None, r.reason) for r in refused]
+    )
     sessions = session_factory(make_engine(settings.database_url))
     with sessions.begin() as db:
         cfg = db.get(RefreshConfig, config_id)
         if cfg is None:
             raise BatchFileError(f"unknown refresh config '{config_id}' (see `deskflow load`)")
-        if db.get(Batch, batch_id) is None:
+        new = db.get(Batch, batch_id) is None
+        stored = [] if new else db.execute(_stored_lines(batch_id)).all()
+        if not new and stored and [tuple(x) for x in stored] != [(n, s) for n, s, *_ in lines]:
+            raise BatchFileError(
+                f"batch '{batch_id}' already exists with other serials; "
+                "give this file a batch id of its own",
+                "batch_id",
+            )
+        if new:
             db.add(
                 Batch(
                     id=batch_id,
@@ -113,18 +137,47 @@ def batch_input(
                     created_at=datetime.now(UTC),
                     created_by="cli",
                     source_name=source,
-                    row_count=len(rows) + len(refused),
+                    row_count=len(lines),
                 )
             )
+            db.flush()
+        if lines and not stored:
+            db.execute(
+                insert(BatchLine),
+                [
+                    {"batch_id": batch_id, "line": n, "serial": serial, "row": row, "refused": why}
+                    for n, serial, row, why in lines
+                ],
+            )
         style = cfg.default_style
-    return RefreshBatchInput(
+    inp = RefreshBatchInput(
         batch_id=batch_id,
         launch_id=uuid4().hex,
         config_id=config_id,
         default_style=style,
-        rows=rows,
-        refused=refused,
+        lines=len(lines),
     )
+    return inp, new
+
+
+def _stored_lines(batch_id: str):
+    return (
+        select(BatchLine.line, BatchLine.serial)
+        .where(BatchLine.batch_id == batch_id)
+        .order_by(BatchLine.line)
+    )
+
+
+def batch_input(
+    settings: Settings, config_id: str, batch_id: str, text: str, source: str
+) -> RefreshBatchInput:
+    return prepare_batch(settings, config_id, batch_id, text, source)[0]
+
+
+def discard_batch(settings: Settings, batch_id: str) -> None:
+    """Remove a batch (and its lines) whose workflow could not be started: no orphan row."""
+    with session_factory(make_engine(settings.database_url)).begin() as db:
+        db.execute(delete(Batch).where(Batch.id == batch_id))
 
 
 async def start_batch_input(inp: RefreshBatchInput, settings: Settings) -> str:
@@ -147,5 +200,12 @@ async def start_batch(config_id: str, file: Path, batch_id: str | None = None) -
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise BatchFileError(f"cannot read {file}: {e}") from e
-    inp = batch_input(settings, config_id, batch_id or f"{config_id}-{file.stem}", text, file.name)
-    return await start_batch_input(inp, settings)
+    inp, new = prepare_batch(
+        settings, config_id, batch_id or f"{config_id}-{file.stem}", text, file.name
+    )
+    try:
+        return await start_batch_input(inp, settings)
+    except BaseException:
+        if new:
+            discard_batch(settings, inp.batch_id)
+        raise

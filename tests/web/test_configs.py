@@ -234,9 +234,7 @@ async def test_the_loader_records_its_changes_too(tmp_path, db_url, api):
         (2, "deskflow load"),
         (1, "deskflow load"),
     ]
-    assert history[0]["changes"] == [
-        {"field": "name", "before": GOOD["name"], "after": "Renamed"}
-    ]
+    assert history[0]["changes"] == [{"field": "name", "before": GOOD["name"], "after": "Renamed"}]
 
 
 async def test_refresh_managers_read_configs_and_cannot_edit_them(api, settings, staff_users):

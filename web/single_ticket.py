@@ -106,11 +106,11 @@ async def create(
     batch_id = f"single-{serial.upper()}-{uuid4().hex[:8]}"
     text = _one_line_csv(serial, style, delegate)
     await actions.start_batch(app, staff, config_id, batch_id, text, f"single ticket {serial}")
-    handle = (await app.client()).get_workflow_handle(batch_workflow_id(batch_id))
+    handle = (await app.client()).get_workflow_handle(
+        batch_workflow_id(batch_id), result_type=BatchProgress
+    )
     try:
-        progress = await asyncio.wait_for(
-            handle.result(result_type=BatchProgress), WAIT.total_seconds()
-        )
+        progress = await asyncio.wait_for(handle.result(), WAIT.total_seconds())
     except TimeoutError:
         return Created(batch_ticket_id(config_id, serial), batch_id, started=False)
     except WorkflowFailureError as e:
@@ -120,7 +120,10 @@ async def create(
     if progress.already_running:
         ticket_id = progress.already_running[0]
         raise FieldError(
-            409, f"a refresh ticket is already running for {serial}: {ticket_id}", "serial"
+            409,
+            f"{serial} already has a refresh ticket under this config: {ticket_id} "
+            "(one ticket per system and config, as in batches)",
+            "serial",
         )
     ticket_id = progress.started[0] if progress.started else batch_ticket_id(config_id, serial)
     return Created(ticket_id=ticket_id, batch_id=batch_id)

@@ -35,11 +35,13 @@ SERIAL = re.compile(r"[A-Za-z0-9-]{3,64}")
 STYLES: tuple[Style, ...] = ("on_prem", "remote", "unit_location", "no_customer")
 # A look-up waits its turn at TDX's rate; past this the page links to the batch instead.
 WAIT = timedelta(seconds=60)
+PROJECTION_WAIT = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
 class Created:
-    """The ticket's id and its batch of one; `started` is False while TDX is still busy."""
+    """The ticket's id and its batch of one; `started` is False while it is not visible yet
+    (TDX busy, or the ticket's first step not written): the batch page then follows it."""
 
     ticket_id: str
     batch_id: str
@@ -126,4 +128,14 @@ async def create(
             "serial",
         )
     ticket_id = progress.started[0] if progress.started else batch_ticket_id(config_id, serial)
-    return Created(ticket_id=ticket_id, batch_id=batch_id)
+    return Created(ticket_id, batch_id, started=await _projected(app, ticket_id))
+
+
+async def _projected(app: WebApp, ticket_id: str) -> bool:
+    """Wait (briefly) for the ticket's first projection, so its page can be shown at once."""
+    deadline = asyncio.get_running_loop().time() + PROJECTION_WAIT.total_seconds()
+    while await app.read(queries.ticket_row, ticket_id) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True

@@ -78,12 +78,12 @@ async def projected(client: httpx.AsyncClient, config_id: str, count: int) -> No
         await asyncio.sleep(0.05)
 
 
-def seed_tdx(sim) -> None:
+def seed_tdx(sim, owned: str = "SOLO111") -> None:
     sim.tdx.add_person(
         "kowner", UID="uid-kowner", FullName="Kim Owner", PrimaryEmail="k@example.edu"
     )
     common = {"SupportingDepartmentName": "nit-central", "LocationName": "Mason Hall"}
-    sim.tdx.add_asset("SOLO111", OwningCustomerID="uid-kowner", LocationRoomName="2100", **common)
+    sim.tdx.add_asset(owned, OwningCustomerID="uid-kowner", LocationRoomName="2100", **common)
     sim.tdx.add_asset("NOOWNER7", **common)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.refresh import EDITABLE, Status
+from domain.refresh import EDITABLE, ConfigView, Status, TicketState
 
 FIELD_LABELS: dict[str, str] = {
     "name": "Name",
@@ -54,6 +54,16 @@ class RunningTicket(BaseModel):
     held_from: Status | None = None
     style: str
     wizard_submitted: bool = False
+
+    @classmethod
+    def of_state(cls, s: TicketState) -> RunningTicket:
+        return cls(
+            ticket_id=s.ticket_id,
+            status=s.status,
+            held_from=s.held_from,
+            style=s.style,
+            wizard_submitted=s.wizard_submitted,
+        )
 
     @property
     def stage(self) -> Status:
@@ -171,3 +181,60 @@ def impact(changes: Iterable[FieldChange], tickets: Iterable[RunningTicket]) -> 
             )
         )
     return found
+
+
+# ----- a running ticket taking a newer version (for RefreshTicket, when it reloads) ----------
+
+
+class ConfigReload(BaseModel):
+    """What a running ticket takes from a newer version of its config.
+
+    `config` is the view the ticket acts under from now on: the new value of every field whose
+    change reaches it (by EFFECTS, the rules the editor's preview counted), its old value for
+    the rest, and the new version number. `applied` and `kept` name the changed fields.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    config: ConfigView
+    applied: list[str]
+    kept: list[str]
+
+    @property
+    def audit_detail(self) -> str:
+        """What the ticket's audit says: the version, what it took, what it kept."""
+        text = f"config {self.config.id} v{self.config.version}"
+        if self.applied:
+            text += ": " + ", ".join(FIELD_LABELS[f].lower() for f in self.applied)
+        if self.kept:
+            text += "; kept " + ", ".join(FIELD_LABELS[f].lower() for f in self.kept)
+        return text
+
+
+_VIEW_ONLY = {"id", "version"}
+
+
+def reload_plan(state: TicketState, current: ConfigView, newer: ConfigView) -> ConfigReload:
+    """Pure: which of `newer`'s changes reach this ticket now (deterministic, for workflows)."""
+    ticket = RunningTicket.of_state(state)
+    changes = config_changes(
+        current.model_dump(mode="json", exclude=_VIEW_ONLY),
+        newer.model_dump(mode="json", exclude=_VIEW_ONLY),
+    )
+    applied = [c.field for c in changes if EFFECTS[c.field][1](ticket)]
+    kept = [c.field for c in changes if c.field not in applied]
+    update = {f: getattr(newer, f) for f in applied} | {"version": newer.version}
+    return ConfigReload(config=current.model_copy(update=update), applied=applied, kept=kept)
+
+
+def apply_reload(state: TicketState, plan: ConfigReload) -> None:
+    """Copy into the ticket's state the config values it keeps there (as at its start)."""
+    config = plan.config
+    if "options" in plan.applied:
+        state.options = config.options
+    if "requires_approval" in plan.applied:
+        state.requires_approval = config.requires_approval
+    if "peripheral_bundle" in plan.applied and not state.wizard_submitted:
+        state.peripherals = list(config.peripheral_bundle)
+    if "unit_location" in plan.applied and state.style == "unit_location":
+        state.unit_location = config.unit_location

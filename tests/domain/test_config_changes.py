@@ -66,3 +66,63 @@ def test_nothing_changed_reaches_nothing_and_a_new_config_lists_every_field():
         ("name", None, "A"),
         ("approvers", None, []),
     ]
+
+
+def test_a_running_ticket_takes_only_the_changes_that_reach_it():
+    from datetime import UTC, datetime
+
+    from domain.config_changes import apply_reload, reload_plan
+    from domain.refresh import Approver, ConfigView, RefreshOptions, TicketState
+
+    v1 = ConfigView(
+        id="cfg",
+        name="Campaign",
+        org="LSA",
+        requires_approval=True,
+        approvers=[{"uniqname": "appr1"}],
+        options=RefreshOptions(can_customize_computer=True),
+        approved_models=[],
+        software_catalog=["MATLAB"],
+        peripheral_bundle=["Dock"],
+        peripheral_catalog=["Dock", "Headset"],
+        version=1,
+    )
+    v2 = v1.model_copy(
+        update={
+            "approvers": [Approver(uniqname="appr2")],
+            "options": RefreshOptions(can_customize_computer=False),
+            "software_catalog": ["MATLAB", "SPSS"],
+            "peripheral_bundle": ["Dock", "Headset"],
+            "version": 2,
+        }
+    )
+    base = {
+        "ticket_id": "T1",
+        "config_id": "cfg",
+        "style": "on_prem",
+        "bump_down": False,
+        "support_team": "nit-central",
+        "user": {"uniqname": "jdoe", "name": "Jane Doe", "email": "jdoe@example.edu"},
+        "existing_system": {"serial": "S1", "platform": "windows", "model": "M"},
+        "created_at": datetime(2027, 3, 1, tzinfo=UTC),
+        "options": v1.options,
+        "peripherals": ["Dock"],
+    }
+    in_wizard = TicketState(status=Status.pending_wizard, **base)
+    plan = reload_plan(in_wizard, v1, v2)
+    assert plan.applied == ["approvers", "options", "peripheral_bundle", "software_catalog"]
+    assert plan.config.version == 2 and plan.config.is_approver("appr2")
+    apply_reload(in_wizard, plan)
+    assert not in_wizard.options.can_customize_computer
+    assert in_wizard.peripherals == ["Dock", "Headset"]
+
+    submitted = TicketState(status=Status.pending_approval, wizard_submitted=True, **base)
+    plan = reload_plan(submitted, v1, v2)
+    assert plan.applied == ["approvers", "software_catalog"]
+    assert plan.kept == ["options", "peripheral_bundle"]
+    assert plan.config.options.can_customize_computer  # its wizard is done: options kept
+    assert plan.audit_detail == (
+        "config cfg v2: approvers, software catalog; kept options, peripheral bundle"
+    )
+    apply_reload(submitted, plan)
+    assert submitted.options.can_customize_computer and submitted.peripherals == ["Dock"]

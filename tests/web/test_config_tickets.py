@@ -67,11 +67,15 @@ async def test_an_edit_shows_how_many_running_tickets_each_change_reaches(admin,
     assert f'href="/configs/{cid}#history">v1</a>' in page.text
 
 
-async def projected(client: httpx.AsyncClient, config_id: str, count: int) -> None:
-    """Wait until the ticket projection (what the preview counts) lists `count` tickets."""
+async def projected(
+    client: httpx.AsyncClient, config_id: str, count: int, status: str | None = None
+) -> None:
+    """Wait until the ticket projection (what the preview counts) lists `count` tickets
+    (in `status`, if given)."""
     deadline = time.monotonic() + 15
+    params = {"config": config_id} | ({"status": status} if status else {})
     while True:
-        r = await client.get("/api/tickets", params={"config": config_id})
+        r = await client.get("/api/tickets", params=params)
         if len(r.json()["tickets"]) == count:
             return
         assert time.monotonic() < deadline, r.json()
@@ -130,20 +134,21 @@ async def test_single_ticket_from_a_serial_and_every_refusal(admin, sim, env, wo
 
 async def test_a_system_never_gets_a_second_ticket_under_the_same_config(admin, sim, env, worker):
     """The projection may lag the workflow: the batch's own refusal still stops a second one."""
-    seed_tdx(sim)
+    seed_tdx(sim, "SOLO333")  # its own system: the database lives for the session
     config = fresh(requires_approval=False, approvers=[])
     assert (await admin.post("/api/configs", json=config)).status_code == 201
     first = await admin.post(
-        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO111"}
+        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO333"}
     )
     assert first.status_code == 201
-    handle = env.client.get_workflow_handle(f"refresh-{config['id']}.SOLO111")
+    handle = env.client.get_workflow_handle(f"refresh-{config['id']}.SOLO333")
     await reach(handle, Status.pending_invite)
     await handle.execute_update("cancel", {"actor": "admin", "reason": "test"})
     await reach(handle, Status.cancelled)
+    await projected(admin, config["id"], 1, status="cancelled")
     # Cancelled: the projection no longer counts it as running, but the id is taken for good.
     r = await admin.post(
-        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO111"}
+        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO333"}
     )
     assert r.status_code == 409 and "already has a refresh ticket" in r.json()["detail"]
 

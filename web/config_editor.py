@@ -15,15 +15,22 @@ from sqlalchemy.orm import Session
 
 from domain.config_changes import FieldChange, Impact
 from domain.reference_data import Loc, RefreshConfigSpec, refresh_config_problems
+from domain.refresh import RefreshOptions
 from operations.errors import FieldError, not_found
 from store import config_history
 from store.tables import RefreshConfig, SupportTeam
 from web.deps import WebApp
 from web.security import Staff
 
-OPTION_NAMES = tuple(RefreshConfigSpec.model_fields["options"].annotation.model_fields)  # type: ignore[union-attr]
-LINE_FIELDS = ("approvers", "approved_models", "peripheral_bundle", "peripheral_catalog")
-LINE_FIELDS += ("software_catalog",)
+OPTION_NAMES = tuple(RefreshOptions.model_fields)
+# Lists the form takes one entry per line of a text box.
+LINE_FIELDS = (
+    "approvers",
+    "approved_models",
+    "peripheral_bundle",
+    "peripheral_catalog",
+    "software_catalog",
+)
 
 
 def api_field(loc: Loc) -> str:

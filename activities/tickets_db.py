@@ -25,6 +25,7 @@ from domain.business_calendar import BusinessCalendar
 from domain.holiday_dates import closed_dates_for
 from domain.refresh import BookedSlot, TeamView, TicketContext
 from store import slots as slot_rules
+from store.config_history import loaded_version, record_load
 from store.reference import config_view
 from store.tables import Audit, CalendarConfig, Event, RefreshConfig, SupportTeam, Ticket
 
@@ -52,6 +53,15 @@ class TicketDbActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
+    @staticmethod
+    def _note_config_read(db: Session, config_id: str) -> int:
+        """Record which config version this ticket's run reads (idempotent per version)."""
+        info = activity.info()
+        ticket_id = info.workflow_id.removeprefix("refresh-")
+        version = record_load(db, ticket_id, info.workflow_run_id, config_id, datetime.now(UTC))
+        db.commit()
+        return version
+
     @activity.defn(name="load_ticket_context")
     def load_ticket_context(self, req: LoadTicketContext) -> TicketContext:
         with self.sessions() as db:
@@ -63,8 +73,9 @@ class TicketDbActivities:
                     f"unknown {missing} '{req.config_id if cfg is None else req.team_id}'",
                     type="UnknownReference",
                 )
+            version = self._note_config_read(db, req.config_id)
             return TicketContext(
-                config=config_view(cfg),
+                config=config_view(cfg, version),
                 team=TeamView(
                     id=team.id,
                     name=team.name,
@@ -101,6 +112,8 @@ class TicketDbActivities:
             row.state = s.model_dump(mode="json")
             row.updated_at = now
             written = set(db.scalars(select(Audit.seq).where(Audit.ticket_id == s.ticket_id)).all())
+            version = loaded_version(db, s.ticket_id, activity.info().workflow_run_id)
+            under = {} if version is None else {"config_version": version}
             for a in s.audits:
                 if a.seq not in written:
                     db.add(
@@ -112,7 +125,7 @@ class TicketDbActivities:
                             action=a.action,
                             from_status=a.from_status,
                             to_status=a.to_status,
-                            detail={"text": a.detail},
+                            detail={"text": a.detail, **under},
                         )
                     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Set as AbstractSet
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,9 +26,13 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationError,
 )
+from pydantic_core import ErrorDetails
 
+from domain.business_calendar import BusinessCalendar
 from domain.refresh import ApprovedModel, Approver, RefreshOptions
+from domain.slot_generation import SlotRule, preference_problems
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """YAML weekday names; the index is Python's `date.weekday()` (0 = Monday), as stored."""
@@ -200,15 +204,40 @@ def _duplicates(values: list[Any]) -> set[Any]:
     return {value for value, count in Counter(values).items() if count > 1}
 
 
+def _slot_rule(team_id: str, pref: SlotPreferenceSpec) -> SlotRule:
+    return SlotRule(
+        team_id=team_id,
+        weekday=WEEKDAYS.index(pref.weekday),
+        start=time.fromisoformat(pref.start),
+        length_minutes=pref.length_minutes,
+        capacity=pref.capacity,
+        location=pref.location,
+    )
+
+
+def _business_calendar(spec: CalendarSpec | None) -> BusinessCalendar | None:
+    if spec is None:
+        return None
+    return BusinessCalendar(
+        timezone=spec.timezone,
+        day_start=time.fromisoformat(spec.business_hours.start),
+        day_end=time.fromisoformat(spec.business_hours.end),
+    )
+
+
 def consistency_problems(
-    data: ReferenceData, existing_team_ids: frozenset[str] = frozenset()
+    data: ReferenceData,
+    existing_team_ids: frozenset[str] = frozenset(),
+    existing_calendar: BusinessCalendar | None = None,
 ) -> list[tuple[Loc, str]]:
     """Rules that span fields or entries, as (field path, message) pairs; empty means fine.
 
     `existing_team_ids` are teams already in the database, which a config may name without
-    the file declaring them again.
+    the file declaring them again; `existing_calendar` is the database's calendar, whose
+    business hours bound slot preferences when the file declares no calendar of its own.
     """
     problems: list[tuple[Loc, str]] = []
+    calendar = _business_calendar(data.calendar) or existing_calendar
 
     if data.calendar is not None:
         hours = data.calendar.business_hours
@@ -221,15 +250,13 @@ def consistency_problems(
     for i, team in enumerate(data.support_teams):
         if team.id in team_dups:
             problems.append((("support_teams", i, "id"), f"duplicate team id {team.id!r}"))
-        pref_dups = _duplicates([(p.weekday, p.start) for p in team.slot_preferences])
-        for j, pref in enumerate(team.slot_preferences):
-            if (pref.weekday, pref.start) in pref_dups:
-                problems.append(
-                    (
-                        ("support_teams", i, "slot_preferences", j),
-                        f"duplicate slot preference {pref.weekday} {pref.start}",
-                    )
-                )
+        # The preference editor's own rules (no weekend, within business hours, no clash).
+        problems.extend(
+            (("support_teams", i, "slot_preferences", j, field), message)
+            for j, field, message in preference_problems(
+                [_slot_rule(team.id, pref) for pref in team.slot_preferences], calendar
+            )
+        )
 
     known_teams = existing_team_ids | {team.id for team in data.support_teams}
     config_dups = _duplicates([config.id for config in data.refresh_configs])
@@ -248,6 +275,29 @@ def consistency_problems(
         for dup in sorted(_duplicates(list(user.roles))):
             problems.append((("staff", i, "roles"), f"role {dup!r} listed twice"))
     return problems
+
+
+def refresh_config_problems(
+    raw: Any, known_teams: AbstractSet[str]
+) -> tuple[RefreshConfigSpec | None, list[tuple[Loc, str]]]:
+    """One refresh config as the web editor submits it, checked by the loader's own rules.
+
+    The same model and the same cross-field rules as a config in a reference data file,
+    so the editor and `deskflow load` refuse the same configs with the same messages.
+    Returns the config (None if its shape is wrong) and the problems, paths relative to it.
+    """
+    try:
+        config = RefreshConfigSpec.model_validate(raw)
+    except ValidationError as exc:
+        return None, [(tuple(err["loc"]), error_message(err)) for err in exc.errors()]
+    return config, _config_problems(config, duplicate=False, known_teams=known_teams)
+
+
+def error_message(error: ErrorDetails) -> str:
+    """Pydantic's message, without the "Value error, " prefix our own validators get."""
+    if error["type"] == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    return error["msg"]
 
 
 def _config_problems(
@@ -269,6 +319,16 @@ def _config_problems(
         problems.append((("unit_location",), "required when default_style is unit_location"))
     if config.default_style != "unit_location" and config.unit_location is not None:
         problems.append((("unit_location",), "only unit_location configs have a unit location"))
+    for platform in ("windows", "mac"):
+        approved = [m.model for m in config.approved_models if m.platform == platform]
+        proposed = getattr(config.proposed_models, platform)
+        if approved and proposed not in approved:
+            problems.append(
+                (
+                    ("proposed_models", platform),
+                    f"{proposed!r} is not an approved {platform} model of this config",
+                )
+            )
     catalog = set(config.peripheral_catalog)
     for j, item in enumerate(config.peripheral_bundle):
         if item not in catalog:

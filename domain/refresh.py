@@ -411,6 +411,9 @@ class ConfigView(Strict):
     software_catalog: list[str] = Field(default_factory=list)
     unit_location: str | None = None
     prestage_group: str | None = None
+    # The config's saved version (store.config_history) this view was read at; 0 before
+    # versions were kept. Defaulted so histories recorded without it replay unchanged.
+    version: int = 0
 
     def is_approver(self, who: str) -> bool:
         who = who.lower()

@@ -14,16 +14,16 @@ import hmac
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from domain.business_calendar import BusinessCalendar
 from domain.reference_data import (
     WEEKDAYS,
     CalendarSpec,
@@ -33,8 +33,10 @@ from domain.reference_data import (
     StaffSpec,
     SupportTeamSpec,
     consistency_problems,
+    error_message,
 )
 from domain.refresh import ConfigView
+from store.config_history import LOADER, save_config
 from store.staff_sessions import revoke_all
 from store.tables import Base, CalendarConfig, RefreshConfig, SlotPreference, StaffUser, SupportTeam
 
@@ -192,13 +194,6 @@ def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[Loc]:
     return found
 
 
-def _message(error: ErrorDetails) -> str:
-    """Pydantic's message, without the "Value error, " prefix our own validators get."""
-    if error["type"] == "value_error":
-        return error["msg"].removeprefix("Value error, ")
-    return error["msg"]
-
-
 def _read(path: Path) -> tuple[yaml.Node | None, Any]:
     """Parse once, keeping both the node tree (for line numbers) and the plain data."""
     name = str(path)
@@ -262,6 +257,18 @@ def _declared_team_ids(raw: Any) -> frozenset[str]:
     )
 
 
+def stored_business_hours(session: Session) -> BusinessCalendar | None:
+    """The loaded calendar's zone and business hours (what bounds slot preferences)."""
+    row = session.get(CalendarConfig, 1)
+    if row is None:
+        return None
+    return BusinessCalendar(
+        timezone=row.timezone,
+        day_start=time.fromisoformat(row.business_start),
+        day_end=time.fromisoformat(row.business_end),
+    )
+
+
 def parse_reference_file(path: str | Path, session: Session) -> ReferenceData:
     """Read and check a reference data file without writing anything.
 
@@ -284,7 +291,7 @@ def parse_reference_file(path: str | Path, session: Session) -> ReferenceData:
     try:
         data = ReferenceData.model_validate(raw)
     except ValidationError as exc:
-        problems += [problem(tuple(err["loc"]), _message(err)) for err in exc.errors()]
+        problems += [problem(tuple(err["loc"]), error_message(err)) for err in exc.errors()]
         data, positions = _valid_parts(raw)
 
     def at(loc: Loc) -> Loc:
@@ -295,7 +302,10 @@ def parse_reference_file(path: str | Path, session: Session) -> ReferenceData:
         return loc
 
     known_teams = frozenset(session.scalars(select(SupportTeam.id))) | _declared_team_ids(raw)
-    problems += [problem(at(loc), msg) for loc, msg in consistency_problems(data, known_teams)]
+    calendar = stored_business_hours(session)
+    problems += [
+        problem(at(loc), msg) for loc, msg in consistency_problems(data, known_teams, calendar)
+    ]
     for i, user in enumerate(data.staff):
         if user.password_hash is not None and _parse_hash(user.password_hash) is None:
             problems.append(
@@ -349,10 +359,6 @@ def _team_values(spec: SupportTeamSpec) -> dict[str, Any]:
     return spec.model_dump(include={"id", "name", "slack_channel", "default_location"})
 
 
-def _config_values(spec: RefreshConfigSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json")
-
-
 def _load_preferences(team: SupportTeam, spec: SupportTeamSpec, counts: KindCounts) -> None:
     """Make the team's slot preferences exactly the file's list, matched on (weekday, start)."""
     existing = {(pref.weekday, pref.start): pref for pref in team.slot_preferences}
@@ -398,8 +404,12 @@ def _staff_values(spec: StaffSpec, current: StaffUser | None) -> dict[str, Any]:
     return values
 
 
-def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
-    """Upsert checked reference data into the caller's transaction (the caller commits)."""
+def load_reference_data(
+    data: ReferenceData, session: Session, actor: str = "operator"
+) -> LoadReport:
+    """Upsert checked reference data into the caller's transaction (the caller commits).
+
+    Config changes are recorded in the config's history as saved by `actor`."""
     report = LoadReport()
     counts = report.counts
     if data.calendar is not None:
@@ -410,13 +420,14 @@ def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
         )
         _load_preferences(team, team_spec, counts["slot_preferences"])
     for config_spec in data.refresh_configs:
-        _upsert(
-            session,
-            RefreshConfig,
-            config_spec.id,
-            _config_values(config_spec),
-            counts["refresh_configs"],
-        )
+        saved = save_config(session, config_spec, actor=actor, source=LOADER, now=datetime.now(UTC))
+        kind = counts["refresh_configs"]
+        if saved.created:
+            kind.created += 1
+        elif saved.changes:
+            kind.updated += 1
+        else:
+            kind.unchanged += 1
     for user_spec in data.staff:
         current = session.get(StaffUser, user_spec.username)
         before = (current.password_hash, current.disabled) if current is not None else None
@@ -441,9 +452,10 @@ def load_reference_file(path: str | Path, session: Session) -> LoadReport:
     return load_reference_data(parse_reference_file(path, session), session)
 
 
-def config_view(cfg: RefreshConfig) -> ConfigView:
+def config_view(cfg: RefreshConfig, version: int = 0) -> ConfigView:
     """A config row as the workflows and pages read it (one shape for both)."""
     return ConfigView(
+        version=version,
         id=cfg.id,
         name=cfg.name,
         org=cfg.org,

@@ -398,3 +398,40 @@ class BatchLine(Base):
     serial: Mapped[str] = mapped_column(String(255))
     row: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     refused: Mapped[str | None] = mapped_column(Text)
+
+
+# --- refresh config history (issue 17) ------------------------------------------------------
+
+
+class RefreshConfigVersion(Base):
+    """One saved version of a refresh config: who saved it, when, from where, what changed.
+
+    Version 1 is the config's creation. `changes` lists each field's value before and after
+    (`domain.config_changes.FieldChange`); `snapshot` is the whole config as saved, so any
+    version can be shown as it was.
+    """
+
+    __tablename__ = "refresh_config_version"
+
+    config_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    saved_by: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))  # "web editor" | "deskflow load"
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TicketConfigLoad(Base):
+    """Which config version a ticket's workflow run read (written by `load_ticket_context`).
+
+    The projection stamps each audit with the version its run acted under.
+    """
+
+    __tablename__ = "ticket_config_load"
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config_id: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,6 +22,7 @@ from web.routes import (
     customers,
     order_groups,
     session,
+    single_tickets,
     slots,
     teams,
     tickets,
@@ -39,5 +40,6 @@ for resource in (
     configs,
     teams,
     slots,
+    single_tickets,
 ):
     router.routes.extend(resource.router.routes)

@@ -220,6 +220,7 @@ TicketAdmin = Annotated[Staff, Depends(staff_with(Perm.admin_tickets))]
 Approver = Annotated[Staff, Depends(staff_with(Perm.approve))]
 TicketEditor = Annotated[Staff, Depends(staff_with(Perm.admin_tickets, Perm.approve))]
 ConfigViewer = Annotated[Staff, Depends(staff_with(Perm.view_configs))]
+ConfigEditor = Annotated[Staff, Depends(staff_with(Perm.edit_configs))]
 SlotViewer = Annotated[Staff, Depends(staff_with(Perm.view_slots))]
 SlotAdmin = Annotated[Staff, Depends(staff_with(Perm.admin_slots))]
 STAFF_WITH: dict[Perm, Any] = {

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from operations.errors import FieldError
 from web.auth import login_redirect
 from web.deps import current_staff
-from web.pages import batches, bulk, configs, order_groups, slots, tickets
+from web.pages import batches, bulk, configs, order_groups, single_ticket, slots, tickets
 from web.security import Perm
 
 router = APIRouter(include_in_schema=False)
@@ -31,5 +31,5 @@ async def home(request: Request):
 
 
 # Flat, so that `router.routes` lists every page (include_router would nest them).
-for resource in (tickets, batches, order_groups, bulk, configs, slots):
+for resource in (tickets, batches, order_groups, bulk, configs, slots, single_ticket):
     router.routes.extend(resource.router.routes)

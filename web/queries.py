@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from domain.refresh import PROBLEM_STATUSES, TERMINAL, ConfigView, Status
 from store import slots as slot_rules
+from store.config_history import current_version
 from store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from store.reference import config_view
 from store.tables import (
@@ -199,7 +200,7 @@ def configs(db: Session) -> list[RefreshConfig]:
 
 def config(db: Session, config_id: str) -> ConfigView | None:
     row = db.get(RefreshConfig, config_id)
-    return None if row is None else config_view(row)
+    return None if row is None else config_view(row, current_version(db, config_id))
 
 
 def config_row(db: Session, config_id: str) -> RefreshConfig | None:

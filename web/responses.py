@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.config_changes import FieldChange, Impact
 from domain.refresh import (
     BatchProgress,
     BatchRow,
@@ -24,7 +25,16 @@ from domain.refresh import (
     TicketState,
 )
 from operations.tickets import PendingActivity
-from store.tables import Audit, Batch, EmailLog, Event, ScheduleSlot, Ticket
+from store.config_history import Saved
+from store.tables import (
+    Audit,
+    Batch,
+    EmailLog,
+    Event,
+    RefreshConfigVersion,
+    ScheduleSlot,
+    Ticket,
+)
 
 ISO = "ISO 8601 date and time"
 
@@ -406,3 +416,60 @@ class BulkResult(BaseModel):
     done: list[str] = Field(description="tickets the action was applied to")
     refused: list[BulkRow]
     results: list[BulkRow] = Field(description="every row, in the order given")
+
+
+# ----- refresh config editing (issue 17) -------------------------------------------------------
+
+
+class ConfigEdit(BaseModel):
+    """An edit: the version the editor started from (a newer one refuses the save), and the
+    whole config as in a reference data file (its id comes from the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edited_version: int = Field(ge=0)
+    config: dict[str, Any]
+
+
+class ConfigSaved(BaseModel):
+    id: str
+    version: int
+    created: bool
+    changes: list[FieldChange]
+
+    @classmethod
+    def of(cls, saved: Saved) -> ConfigSaved:
+        return cls(
+            id=saved.config_id, version=saved.version, created=saved.created, changes=saved.changes
+        )
+
+
+class ConfigImpact(BaseModel):
+    changes: list[FieldChange]
+    impact: list[Impact]
+
+
+class ConfigVersionEntry(BaseModel):
+    version: int
+    saved_at: str = Field(description=ISO)
+    saved_by: str
+    source: str
+    changes: list[FieldChange]
+
+    @classmethod
+    def of(cls, row: RefreshConfigVersion) -> ConfigVersionEntry:
+        return cls(
+            version=row.version,
+            saved_at=row.saved_at.isoformat(),
+            saved_by=row.saved_by,
+            source=row.source,
+            changes=[FieldChange.model_validate(c) for c in row.changes],
+        )
+
+
+class SingleTicketCreated(BaseModel):
+    ticket_id: str
+    batch_id: str
+    started: bool = Field(description="false: TDX is busy, follow the batch to see the result")
+    ticket: str
+    batch: str

@@ -49,6 +49,7 @@ class Perm(StrEnum):
     manage_tickets = "manage_tickets"  # reschedule, hold/release, provide location
     admin_tickets = "admin_tickets"  # cancel, edit, exchange, batches, order groups, bulk
     view_configs = "view_configs"
+    edit_configs = "edit_configs"  # create and edit refresh configs, single tickets
     view_slots = "view_slots"
     admin_slots = "admin_slots"  # slot preferences, delete slots
     approve = "approve"  # plus: named approver on the ticket's config
@@ -61,6 +62,7 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.manage_tickets: frozenset({Role.refresh_admin, Role.refresh_manager}),
     Perm.admin_tickets: frozenset({Role.refresh_admin}),
     Perm.view_configs: frozenset({Role.refresh_admin, Role.refresh_manager}),
+    Perm.edit_configs: frozenset({Role.refresh_admin}),
     Perm.view_slots: frozenset({Role.refresh_admin, Role.refresh_manager, Role.slot_admin}),
     Perm.admin_slots: frozenset({Role.slot_admin}),
     Perm.approve: frozenset({Role.approver}),

@@ -107,6 +107,7 @@ async def _ticket_page(
         staff,
         status,
         s=s,
+        config_versions={a.seq: a.detail.get("config_version") for a in d["audits"] if a.detail},
         pending=d["pending"],
         events=d["events"],
         emails=d["emails"],

@@ -1,0 +1,192 @@
+"""Configs and the tickets that run under them: what an edit reaches, which version each
+ticket acted under, and single tickets created from a serial (with every refusal)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from domain.refresh import Status
+from tests.web.helpers import bearer, invited
+from tests.web.test_configs import fresh
+from tests.workflows.helpers import reach, settle, start, ticket_input
+
+
+@pytest.fixture
+async def admin(web) -> httpx.AsyncClient:
+    web.headers.update(await bearer(web, "admin"))
+    return web
+
+
+async def test_an_edit_shows_how_many_running_tickets_each_change_reaches(admin, env, worker):
+    config = fresh()
+    assert (await admin.post("/api/configs", json=config)).status_code == 201
+    cid = config["id"]
+    wizard = ticket_input("on_prem", cid)  # invited, wizard not submitted
+    approval = ticket_input("on_prem", cid)  # wizard submitted, waiting for approval
+    lab = ticket_input("no_customer", cid)  # pending_ordering at once
+    h_wizard, h_approval = await invited(env, worker, wizard, approval)
+    h_lab = await start(env, worker, lab)
+    await h_approval.execute_update(
+        "submit_wizard",
+        {
+            "location": "Angell Hall, 2001",
+            "device": {"model": "Dell Latitude 7450", "platform": "windows"},
+        },
+    )
+    await settle(h_approval, Status.pending_approval)
+    await settle(h_lab, Status.pending_ordering)
+    await settle(h_wizard, Status.pending_wizard)
+    await projected(admin, cid, 3)
+
+    edited = config | {
+        "approvers": [{"uniqname": "appr2", "name": "Bo Approver", "email": "appr2@example.edu"}],
+        "options": {"can_customize_computer": False},
+        "software_catalog": ["MATLAB", "SPSS"],
+        "prestage_group": "LSA-Refresh-2028",
+        "default_style": "remote",
+    }
+    r = await admin.post(f"/api/configs/{cid}/impact", json={"edited_version": 1, "config": edited})
+    assert r.status_code == 200, r.text
+    reach_of = {i["field"]: i["tickets"] for i in r.json()["impact"]}
+    assert reach_of == {
+        "default_style": 0,  # read when a ticket is created
+        "approvers": 3,  # every running ticket, from its next step on
+        "options": 1,  # only the ticket whose wizard is not submitted
+        "software_catalog": 2,  # tickets before ordering
+        "prestage_group": 3,  # tickets whose replacement is not assigned yet
+    }
+    # Each ticket's audit names the config version its run acted under (version 1).
+    detail = (await admin.get(f"/api/tickets/{approval.ticket_id}")).json()
+    versions = {a["action"]: a["detail"].get("config_version") for a in detail["audits"]}
+    assert versions["created"] == 1 and versions["wizard submitted"] == 1, versions
+    page = await admin.get(f"/tickets/{approval.ticket_id}")
+    assert f'href="/configs/{cid}#history">v1</a>' in page.text
+
+
+async def projected(
+    client: httpx.AsyncClient, config_id: str, count: int, status: str | None = None
+) -> None:
+    """Wait until the ticket projection (what the preview counts) lists `count` tickets
+    (in `status`, if given)."""
+    deadline = time.monotonic() + 15
+    params = {"config": config_id} | ({"status": status} if status else {})
+    while True:
+        r = await client.get("/api/tickets", params=params)
+        if len(r.json()["tickets"]) == count:
+            return
+        assert time.monotonic() < deadline, r.json()
+        await asyncio.sleep(0.05)
+
+
+def seed_tdx(sim, owned: str = "SOLO111") -> None:
+    sim.tdx.add_person(
+        "kowner", UID="uid-kowner", FullName="Kim Owner", PrimaryEmail="k@example.edu"
+    )
+    common = {"SupportingDepartmentName": "nit-central", "LocationName": "Mason Hall"}
+    sim.tdx.add_asset(owned, OwningCustomerID="uid-kowner", LocationRoomName="2100", **common)
+    sim.tdx.add_asset("NOOWNER7", **common)
+
+
+async def test_single_ticket_from_a_serial_and_every_refusal(admin, sim, env, worker):
+    seed_tdx(sim)
+    config = fresh(requires_approval=False, approvers=[])
+    assert (await admin.post("/api/configs", json=config)).status_code == 201
+    cid = config["id"]
+    body = {"config_id": cid, "serial": "solo111", "delegate_name": "Del Egate"}
+    body["delegate_email"] = "del@example.edu"
+    r = await admin.post("/api/single-tickets", json=body)
+    assert r.status_code == 201, r.text
+    ticket_id = r.json()["ticket_id"]
+    assert ticket_id == f"{cid}.SOLO111"  # the batch id rule
+    await projected(admin, cid, 1)
+    detail = (await admin.get(f"/api/tickets/{ticket_id}")).json()
+    s = detail["state"]
+    assert s["user"]["name"] == "Kim Owner" and s["delegate"]["email"] == "del@example.edu"
+    assert s["support_team"] == "nit-central" and s["existing_system"]["location"] == (
+        "Mason Hall, 2100"
+    )
+    assert detail["audits"][0]["to_status"] == Status.pending_invite.value
+
+    refusals = [
+        (body, 409, "serial", "already running for solo111"),
+        (body | {"serial": "NOOWNER7"}, 422, "serial", "no owner in TDX"),
+        (body | {"serial": "NOSUCH99"}, 422, "serial", "unknown serial"),
+        (body | {"serial": "bad serial!"}, 422, "serial", "3-64 letters"),
+        (body | {"config_id": "no-such-config"}, 422, "config_id", "unknown refresh config"),
+        (body | {"serial": "XYZ22", "style": "drive_by"}, 422, "style", "style must be one of"),
+        (body | {"serial": "NOOWNER7", "delegate_email": "nope"}, 422, "delegate.email", ""),
+        (body | {"owner": "me"}, 422, "owner", ""),
+    ]
+    for sent, status, field, words in refusals:
+        r = await admin.post("/api/single-tickets", json=sent)
+        assert (r.status_code, r.json()["field"]) == (status, field), (sent, r.text)
+        assert words in r.json()["detail"], r.text
+    # The same system under another config: still one running ticket per system.
+    other = fresh(requires_approval=False, approvers=[])
+    assert (await admin.post("/api/configs", json=other)).status_code == 201
+    r = await admin.post("/api/single-tickets", json=body | {"config_id": other["id"]})
+    assert r.status_code == 409 and ticket_id in r.json()["detail"]
+
+
+async def test_a_system_never_gets_a_second_ticket_under_the_same_config(admin, sim, env, worker):
+    """The projection may lag the workflow: the batch's own refusal still stops a second one."""
+    seed_tdx(sim, "SOLO333")  # its own system: the database lives for the session
+    config = fresh(requires_approval=False, approvers=[])
+    assert (await admin.post("/api/configs", json=config)).status_code == 201
+    first = await admin.post(
+        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO333"}
+    )
+    assert first.status_code == 201
+    handle = env.client.get_workflow_handle(f"refresh-{config['id']}.SOLO333")
+    await reach(handle, Status.pending_invite)
+    await handle.execute_update("cancel", {"actor": "admin", "reason": "test"})
+    await reach(handle, Status.cancelled)
+    await projected(admin, config["id"], 1, status="cancelled")
+    # Cancelled: the projection no longer counts it as running, but the id is taken for good.
+    r = await admin.post(
+        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO333"}
+    )
+    assert r.status_code == 409 and "already has a refresh ticket" in r.json()["detail"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "needs RefreshTicket to reload its config when the editor saves (signal "
+        "`config_changed` -> `load_ticket_context`); workflows/ belongs to helper harden: "
+        "see the configs report and web/README.md 'Refresh configs'"
+    ),
+)
+async def test_edited_approvers_apply_to_a_running_ticket_from_its_next_step(admin, env, worker):
+    config = fresh()
+    assert (await admin.post("/api/configs", json=config)).status_code == 201
+    inp = ticket_input("on_prem", config["id"])
+    [handle] = await invited(env, worker, inp)
+    await handle.execute_update(
+        "submit_wizard",
+        {
+            "location": "Angell Hall, 2001",
+            "device": {"model": "Dell Latitude 7450", "platform": "windows"},
+        },
+    )
+    await settle(handle, Status.pending_approval)
+    edited = config | {
+        "approvers": [{"uniqname": "appr2", "name": "Bo Approver", "email": "appr2@example.edu"}]
+    }
+    r = await admin.put(
+        f"/api/configs/{config['id']}", json={"edited_version": 1, "config": edited}
+    )
+    assert r.status_code == 200
+    removed = await bearer(admin, "appr1")
+    r = await admin.post(f"/api/tickets/{inp.ticket_id}/approve", json={}, headers=removed)
+    # Refused already today: the web app reads the config's approvers from the database.
+    assert r.status_code in (403, 404), "the removed approver must be refused"
+    added = await bearer(admin, "appr2")
+    r = await admin.post(f"/api/tickets/{inp.ticket_id}/approve", json={}, headers=added)
+    assert r.status_code == 200, r.text
+    s = await reach(handle, Status.pending_ordering)
+    assert s.approved_by == "appr2"

@@ -363,12 +363,23 @@ UPDATES: dict[str, type[Strict]] = {
     "release": Release,
     "cancel": Cancel,
 }
+
+
+class ConfigChanged(Strict):
+    """A Refresh Administrator saved the ticket's config: reload it from the next step on."""
+
+    config_id: Key
+    version: int = Field(ge=1)
+    actor: Actor = "config-editor"
+
+
 SIGNALS: dict[str, type[Strict]] = {
     "assign_replacement": AssignReplacement,
     "exchange_replacement": ExchangeReplacement,
     "slots_available": SlotsAvailable,
     "set_tracking": SetTracking,
     "trigger_customer_reschedule": TriggerCustomerReschedule,
+    "config_changed": ConfigChanged,
 }
 
 

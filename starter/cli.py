@@ -72,6 +72,25 @@ def load(file: Path) -> None:
     except ReferenceDataError as e:
         raise fail(f"{file} refused, nothing loaded:\n{e}") from None
     out.print(f"loaded {file}: {report}")
+    if report.edited_configs:
+        asyncio.run(_tell_running_tickets(sessions, report.edited_configs))
+
+
+async def _tell_running_tickets(sessions, edited: dict[str, int]) -> None:
+    """Running tickets of an edited config reload it from their next step on."""
+    from operations.config_changes import running_ticket_ids, tell_running_tickets
+    from operations.temporal_client import connect
+
+    try:
+        client = await connect(get_settings())
+    except RuntimeError as e:
+        err.print(f"running tickets not told of the config change (Temporal: {e})")
+        return
+    for config_id, version in edited.items():
+        with sessions() as db:
+            ids = running_ticket_ids(db, config_id)
+        told = await tell_running_tickets(client, ids, config_id, version, "operator")
+        out.print(f"{config_id}: {told} running ticket(s) reload version {version}")
 
 
 @app.command()

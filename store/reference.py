@@ -126,6 +126,8 @@ class LoadReport:
     """Per kind (see KINDS), how many rows were created, updated, unchanged or deleted."""
 
     counts: dict[str, KindCounts] = field(default_factory=lambda: {k: KindCounts() for k in KINDS})
+    # config id -> its new version, for the configs this load edited (running tickets reload)
+    edited_configs: dict[str, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -426,6 +428,7 @@ def load_reference_data(
             kind.created += 1
         elif saved.changes:
             kind.updated += 1
+            report.edited_configs[saved.config_id] = saved.version
         else:
             kind.unchanged += 1
     for user_spec in data.staff:

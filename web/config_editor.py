@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from domain.config_changes import FieldChange, Impact
 from domain.reference_data import Loc, RefreshConfigSpec, refresh_config_problems
 from domain.refresh import RefreshOptions
+from operations import config_changes
 from operations.errors import FieldError, not_found
 from store import config_history
 from store.tables import RefreshConfig, SupportTeam
@@ -217,3 +218,12 @@ async def save_checked(
         )
 
     return await app.write(work)
+
+
+async def tell_running_tickets(app: WebApp, saved: config_history.Saved, actor: str) -> None:
+    """After an edit, the config's running tickets reload it from their next step on."""
+    if saved.changes:
+        ids = await app.read(config_changes.running_ticket_ids, saved.config_id)
+        await config_changes.tell_running_tickets(
+            await app.client(), ids, saved.config_id, saved.version, actor
+        )

@@ -34,6 +34,7 @@ SEARCH_ATTRIBUTES_FROM_SYNC = "search-attributes-from-sync"
 class TicketBase:
     s: TicketState
     _context: TicketContext | None
+    _config_wanted: int | None  # a newer config version to reload before the next step
     _dirty: bool
     _synced_status: Status | None
     _synced_attributes: dict[str, Any]

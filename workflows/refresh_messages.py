@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         AssignReplacement,
         Cancel,
         ChangeRequest,
+        ConfigChanged,
         Deadline,
         ExchangeReplacement,
         Hold,
@@ -83,6 +84,7 @@ class TicketMessages(TicketBase):
             "slots_available": self.slots_available,
             "set_tracking": self.set_tracking,
             "trigger_customer_reschedule": self.trigger_customer_reschedule,
+            "config_changed": self.config_changed,
         }
         assert set(self._updates) == set(UPDATES) and set(self._signals) == set(SIGNALS)
 
@@ -311,6 +313,15 @@ class TicketMessages(TicketBase):
             return
         self.s.tracking_number = msg.tracking_number
         self._audit(msg.actor, "tracking number", detail=msg.tracking_number)
+
+    async def config_changed(self, msg: ConfigChanged) -> None:
+        """Note the newer config; the loop reloads it before its next step (no I/O here)."""
+        s = self.s
+        if s.status in TERMINAL or msg.config_id != s.config_id or self._context is None:
+            return  # a run that has not loaded its config yet will load the newest one
+        if msg.version > max(self.ctx.config.version, self._config_wanted or 0):
+            self._config_wanted = msg.version
+            self._touch()
 
     async def trigger_customer_reschedule(self, msg: TriggerCustomerReschedule) -> None:
         """Free the slot and invite the customer to pick again (e.g. the slot was deleted)."""

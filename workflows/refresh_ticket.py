@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         TdxTaskRequest,
         TdxTicketRequest,
     )
+    from domain.config_changes import apply_reload, reload_plan
     from domain.refresh import (
         TERMINAL,
         WORKFLOW_TYPE,
@@ -71,6 +72,7 @@ class RefreshTicket(TicketMessages):
         # first workflow task, ahead of `run`.
         self.s = inp.resume or self._new_state(inp)
         self._context = None
+        self._config_wanted: int | None = None
         self._dirty = True
         self._synced_status = None
         self._synced_attributes = {}
@@ -120,9 +122,22 @@ class RefreshTicket(TicketMessages):
 
     async def _step(self) -> None:
         """Do the one thing the current status calls for, or wait for a change."""
+        if self._config_wanted is not None and workflow.patched("config-reload"):
+            await self._reload_config()
         if self._dirty:
             await self._sync()
         await self._steps[self.s.status]()
+
+    async def _reload_config(self) -> None:
+        """An edited config reaches the ticket by the rules its editor's preview showed."""
+        self._config_wanted = None
+        newer = await act.load_ticket_context(
+            LoadTicketContext(config_id=self.s.config_id, team_id=self.s.support_team)
+        )
+        plan = reload_plan(self.s, self.ctx.config, newer.config)
+        self._context = self.ctx.model_copy(update={"config": plan.config})
+        apply_reload(self.s, plan)
+        self._audit("system", "config applied", detail=plan.audit_detail)
 
     # ----- the steps ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 from domain.refresh import Status
 from tests.web.helpers import bearer, invited
 from tests.web.test_configs import fresh
-from tests.workflows.helpers import reach, settle, start, ticket_input
+from tests.workflows.helpers import reach, save_history, settle, start, ticket_input, until
 
 
 @pytest.fixture
@@ -153,14 +153,6 @@ async def test_a_system_never_gets_a_second_ticket_under_the_same_config(admin, 
     assert r.status_code == 409 and "already has a refresh ticket" in r.json()["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "needs RefreshTicket to reload its config when the editor saves (signal "
-        "`config_changed` -> `load_ticket_context`); workflows/ belongs to helper harden: "
-        "see the configs report and web/README.md 'Refresh configs'"
-    ),
-)
 async def test_edited_approvers_apply_to_a_running_ticket_from_its_next_step(admin, env, worker):
     config = fresh()
     assert (await admin.post("/api/configs", json=config)).status_code == 201
@@ -181,6 +173,9 @@ async def test_edited_approvers_apply_to_a_running_ticket_from_its_next_step(adm
         f"/api/configs/{config['id']}", json={"edited_version": 1, "config": edited}
     )
     assert r.status_code == 200
+    # The ticket takes the edit before its next step, and says so in its audit trail.
+    s = await until(handle, lambda s: s.audits[-1].action == "config applied", "config applied")
+    assert "approvers" in s.audits[-1].detail
     removed = await bearer(admin, "appr1")
     r = await admin.post(f"/api/tickets/{inp.ticket_id}/approve", json={}, headers=removed)
     # Refused already today: the web app reads the config's approvers from the database.
@@ -190,3 +185,4 @@ async def test_edited_approvers_apply_to_a_running_ticket_from_its_next_step(adm
     assert r.status_code == 200, r.text
     s = await reach(handle, Status.pending_ordering)
     assert s.approved_by == "appr2"
+    await save_history(handle, "config_reload_approved")

@@ -39,6 +39,8 @@ MAIN_PATHS = {
     "generate_schedule_slots",
     "discover_schedule_slots",
     "approver_digest",
+    # An edited config reloaded by a running ticket (the `config-reload` patch).
+    "config_reload_approved",
 }
 
 

@@ -160,6 +160,7 @@ async def edit_config(request: Request, config_id: str, staff: ConfigEditor, app
             raise
         result = {"_form": e.message}
     if isinstance(result, config_history.Saved):
+        await config_editor.tell_running_tickets(app, result, staff.username)
         return RedirectResponse(f"/configs/{config_id}?saved=1", status_code=303)
     errors = result if isinstance(result, dict) else None
     return await _form_page(

@@ -76,6 +76,7 @@ async def edit_config(
         edited_version=body.edited_version,
         prefix="config.",
     )
+    await config_editor.tell_running_tickets(app, saved, staff.username)
     return ConfigSaved.of(saved)
 
 

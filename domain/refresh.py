@@ -653,6 +653,9 @@ class BatchProgress(Strict):
     done: bool = False
 
 
+SYSTEM_LOOKUP_WORKFLOW_TYPE = "LookupSystem"
+
+
 class SystemLookup(Strict):
     """What TDX knows of an existing system: the ticket's user, team and location."""
 

@@ -24,8 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowFailureError
 
-from domain.refresh import BatchProgress, Delegate, Style, batch_ticket_id, batch_workflow_id
+from domain.refresh import (
+    BatchProgress,
+    Delegate,
+    Style,
+    SystemLookup,
+    batch_ticket_id,
+    batch_workflow_id,
+)
 from operations.errors import FieldError, from_validation
+from operations.system_lookup import look_up_system
 from store.tables import Ticket
 from web import actions, queries
 from web.deps import WebApp
@@ -84,6 +92,14 @@ def check_request(
         except ValidationError as e:
             raise from_validation(e, ("delegate",)) from None
     return serial, style or None, delegate
+
+
+async def look_up(app: WebApp, serial: str) -> SystemLookup:
+    """The system's owner, model, location and team as TDX has them now, before creating."""
+    found = await look_up_system(await app.client(), app.settings.task_queue, serial)
+    if found.user is None:
+        raise FieldError(422, f"{serial}: no owner in TDX, so no one to refresh it for", "serial")
+    return found
 
 
 async def create(

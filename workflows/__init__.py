@@ -4,6 +4,7 @@ from workflows.approver_digest import ApproverDigest
 from workflows.refresh_batch import RefreshBatch
 from workflows.refresh_ticket import RefreshTicket
 from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
+from workflows.system_lookup import LookupSystem
 
 ALL_WORKFLOWS = [
     RefreshTicket,
@@ -11,4 +12,5 @@ ALL_WORKFLOWS = [
     GenerateScheduleSlots,
     DiscoverScheduleSlots,
     ApproverDigest,
+    LookupSystem,
 ]

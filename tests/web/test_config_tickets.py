@@ -186,3 +186,22 @@ async def test_edited_approvers_apply_to_a_running_ticket_from_its_next_step(adm
     s = await reach(handle, Status.pending_ordering)
     assert s.approved_by == "appr2"
     await save_history(handle, "config_reload_approved")
+
+
+async def test_a_serial_is_looked_up_live_before_any_ticket_is_made(admin, sim, env, worker):
+    seed_tdx(sim)
+    tdx_tickets = len(sim.tdx.tickets)
+    r = await admin.get("/api/single-tickets/lookup", params={"serial": "solo111"})
+    assert r.status_code == 200, r.text
+    found = r.json()
+    assert found["user"]["name"] == "Kim Owner" and found["support_team"] == "nit-central"
+    assert found["location"] == "Mason Hall, 2100" and found["model"]
+    for serial, words in (
+        ("NOOWNER7", "no owner in TDX"),
+        ("NOSUCH99", "unknown serial"),
+        ("bad serial!", "3-64 letters"),
+    ):
+        r = await admin.get("/api/single-tickets/lookup", params={"serial": serial})
+        assert (r.status_code, r.json()["field"]) == (422, "serial"), r.text
+        assert words in r.json()["detail"]
+    assert len(sim.tdx.tickets) == tdx_tickets  # looking is not creating

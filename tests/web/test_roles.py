@@ -163,6 +163,7 @@ ROUTES: list[tuple[str, str, str, dict | None, set[str]]] = [
     ("PUT", "/api/configs/lsa-onprem", "api", {"config": {}}, {ADMIN}),
     ("POST", "/api/configs/lsa-onprem/impact", "api", {"config": {}}, {ADMIN}),
     ("POST", "/api/single-tickets", "api", {"serial": "!"}, {ADMIN}),
+    ("GET", "/api/single-tickets/lookup?serial=!", "api", None, {ADMIN}),
     ("GET", "/api/teams", "api", None, SLOTS),
     ("GET", "/api/teams/nit-central/slots", "api", None, SLOTS),
     ("GET", "/api/teams/nit-central/preferences", "api", None, SLOTS),

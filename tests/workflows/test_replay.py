@@ -41,6 +41,7 @@ MAIN_PATHS = {
     "approver_digest",
     # An edited config reloaded by a running ticket (the `config-reload` patch).
     "config_reload_approved",
+    "system_lookup",
 }
 
 

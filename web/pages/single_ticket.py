@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from domain.refresh import SystemLookup
 from operations.errors import FieldError
 from web import queries, single_ticket
 from web.deps import App, ConfigEditor, WebApp
@@ -25,6 +26,7 @@ async def _form_page(
     values: dict[str, Any],
     errors: dict[str, str] | None = None,
     status: int = 200,
+    found: SystemLookup | None = None,
 ):
     configs = [
         (c.id, f"{c.id}: {c.name} ({c.default_style})") for c in await app.read(queries.configs)
@@ -39,6 +41,7 @@ async def _form_page(
         errors=errors or {},
         configs=configs,
         styles=STYLES,
+        found=found,
     )
 
 
@@ -55,9 +58,12 @@ async def new_ticket(request: Request, staff: ConfigEditor, app: App):
         serial, style, delegate = single_ticket.check_request(
             values["serial"], values["style"], values["delegate_name"], values["delegate_email"]
         )
+        if form.get("step") == "lookup":
+            found = await single_ticket.look_up(app, serial)
+            return await _form_page(app, request, staff, values, found=found)
         made = await single_ticket.create(app, staff, values["config_id"], serial, style, delegate)
     except FieldError as e:
-        if e.status not in (409, 422):
+        if e.status not in (409, 422, 503):
             raise
         return await _form_page(app, request, staff, values, e.errors, e.status)
     target = f"/tickets/{made.ticket_id}" if made.started else f"/batches/{made.batch_id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.refresh import SystemLookup
 from web import single_ticket
 from web.deps import App, ConfigEditor
 from web.responses import SingleTicketCreated
@@ -20,6 +21,12 @@ class SingleTicketBody(BaseModel):
     style: str | None = Field(default=None, description="the config's default style if omitted")
     delegate_name: str = Field(default="", max_length=200)
     delegate_email: str = Field(default="", max_length=320)
+
+
+@router.get("/lookup", summary="What TDX knows of a system: owner, model, location, team")
+async def look_up_system(serial: str, _: ConfigEditor, app: App) -> SystemLookup:
+    serial, _style, _delegate = single_ticket.check_request(serial, None, "", "")
+    return await single_ticket.look_up(app, serial)
 
 
 @router.post(

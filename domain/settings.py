@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,11 @@ class Settings(BaseSettings):
     )
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
+    # mTLS to a self-hosted cluster or Temporal Cloud: PEM files of the client certificate and
+    # key (and the server's CA when it is not a public one). Setting them turns TLS on.
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_server_ca: str | None = None
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -76,6 +82,22 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     # "keyid:base64key,..." the first one encrypts; required outside `deskflow dev`.
     codec_keys: SecretStr | None = None
+
+    # Operability (README "Operating deskflow"): each process's own ports, traces and logs.
+    # "host:port" where this process serves Prometheus metrics (the Temporal SDK's runtime
+    # metrics and deskflow's series); None: none. Each process on a host needs its own.
+    metrics_bind: str | None = None
+    # "host:port" where a worker answers /healthz and /readyz; None: no health port.
+    health_bind: str | None = None
+    # OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; None: tracing off.
+    # The exporter reads OTEL_EXPORTER_OTLP_HEADERS for the collector's credentials.
+    otlp_traces_endpoint: str | None = None
+    # "json": one JSON object per line; "text": for people. None: text under dev, else json.
+    log_format: Literal["json", "text"] | None = None
+    log_level: str = "INFO"
+    # The reverse proxies whose X-Forwarded-For/-Proto `deskflow web` believes (comma-separated
+    # addresses); a request from anywhere else is taken at its socket's address.
+    trusted_proxies: str = "127.0.0.1"
 
     def tdx_queue(self, kind: TdxQueue) -> str:
         """The task queue of one kind of TDX call (see `domain.tdx_queues`)."""

@@ -1,0 +1,80 @@
+"""Metrics and traces of one deskflow process: what it exports, and where, from its settings.
+
+Metrics: the Temporal SDK's Rust core serves Prometheus at `DESKFLOW_METRICS_BIND` — its own
+runtime metrics (task latencies, slots, polls, schedule-to-start) and the deskflow series
+that activities count through the same meter (`domain.metrics`). The Runtime that binds
+the port is made once per process and handed to the Temporal client.
+
+Traces: with `DESKFLOW_OTLP_TRACES_ENDPOINT` set, spans go over OTLP/HTTP; the SDK's tracing
+interceptor (on the client, hence also on every worker made from it) links a web request's
+span to the update, the workflow task, the activity and, through the httpx instrumentation,
+the HTTP call it makes. Unset, nothing is instrumented and nothing is exported.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from temporalio.client import Interceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from domain.settings import Settings
+
+_lock = threading.Lock()
+_runtimes: dict[str, Runtime] = {}
+_tracing = False
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The process's Temporal Runtime serving Prometheus at `metrics_bind` (None: unset).
+
+    A port can be bound once per process, so the Runtime is kept and returned again.
+    """
+    if not settings.metrics_bind:
+        return None
+    with _lock:
+        runtime = _runtimes.get(settings.metrics_bind)
+        if runtime is None:
+            runtime = Runtime(
+                telemetry=TelemetryConfig(
+                    metrics=PrometheusConfig(bind_address=settings.metrics_bind)
+                )
+            )
+            _runtimes[settings.metrics_bind] = runtime
+        return runtime
+
+
+def configure_tracing(settings: Settings, service: str) -> bool:
+    """Export this process's spans over OTLP when an endpoint is set; True if tracing is on."""
+    if settings.otlp_traces_endpoint and not _tracing:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_traces_endpoint))
+        )
+        enable_tracing(provider)
+    return _tracing
+
+
+def enable_tracing(provider: TracerProvider) -> None:
+    """Send spans to `provider` and instrument outgoing HTTP (httpx) calls."""
+    global _tracing
+    trace.set_tracer_provider(provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    _tracing = True
+
+
+def tracing_enabled() -> bool:
+    return _tracing
+
+
+def client_interceptors() -> list[Interceptor]:
+    """The tracing interceptor when tracing is on (workers inherit it from their client)."""
+    return [TracingInterceptor()] if _tracing else []

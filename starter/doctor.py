@@ -57,11 +57,8 @@ def _files(settings: Settings) -> list[Finding]:
     for name in ("temporal_tls_cert", "temporal_tls_key", "temporal_tls_server_ca"):
         path = getattr(settings, name)
         if path and not Path(path).is_file():
-            found.append(
-                Finding(
-                    "problem", "temporal", f"DESKFLOW_{name.upper()} names {path}, no such file"
-                )
-            )
+            message = f"DESKFLOW_{name.upper()} names {path}, which is not a file"
+            found.append(Finding("problem", "temporal", message))
     if bool(settings.temporal_tls_cert) != bool(settings.temporal_tls_key):
         found.append(
             Finding(

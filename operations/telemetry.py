@@ -6,13 +6,15 @@ that activities count through the same meter (`domain.metrics`). The Runtime tha
 the port is made once per process and handed to the Temporal client.
 
 Traces: with `DESKFLOW_OTLP_TRACES_ENDPOINT` set, spans go over OTLP/HTTP; the SDK's tracing
-interceptor (on the client, hence also on every worker made from it) links a web request's
-span to the update, the workflow task, the activity and, through the httpx instrumentation,
-the HTTP call it makes. Unset, nothing is instrumented and nothing is exported.
+interceptor (on the client, hence also on every worker made from it) carries the context
+from a web request to the update it sends, and from a workflow to its activities and, through
+the httpx instrumentation, to the HTTP calls they make (README "Traces" for the shape).
+Unset, nothing is instrumented and nothing is exported.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from opentelemetry import trace
@@ -22,7 +24,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+)
 
 from domain.settings import Settings
 
@@ -31,23 +39,31 @@ _runtimes: dict[str, Runtime] = {}
 _tracing = False
 
 
-def metrics_runtime(settings: Settings) -> Runtime | None:
-    """The process's Temporal Runtime serving Prometheus at `metrics_bind` (None: unset).
+def runtime(settings: Settings) -> Runtime:
+    """The process's Temporal Runtime: Prometheus at `metrics_bind` (if set), and the SDK
+    core's own log lines forwarded to Python logging, so they come out in the process's
+    format (JSON lines in production) instead of the core's console format.
 
-    A port can be bound once per process, so the Runtime is kept and returned again.
+    A port can be bound once per process, so each Runtime is kept and returned again.
     """
-    if not settings.metrics_bind:
-        return None
     with _lock:
-        runtime = _runtimes.get(settings.metrics_bind)
-        if runtime is None:
-            runtime = Runtime(
+        found = _runtimes.get(settings.metrics_bind or "")
+        if found is None:
+            found = Runtime(
                 telemetry=TelemetryConfig(
-                    metrics=PrometheusConfig(bind_address=settings.metrics_bind)
+                    logging=LoggingConfig(
+                        filter=LoggingConfig.default.filter,
+                        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                    ),
+                    metrics=(
+                        PrometheusConfig(bind_address=settings.metrics_bind)
+                        if settings.metrics_bind
+                        else None
+                    ),
                 )
             )
-            _runtimes[settings.metrics_bind] = runtime
-        return runtime
+            _runtimes[settings.metrics_bind or ""] = found
+        return found
 
 
 def configure_tracing(settings: Settings, service: str) -> bool:

@@ -56,5 +56,5 @@ async def connect(settings: Settings | None = None, *, runtime: Runtime | None =
         api_key=api_key,
         tls=tls_config(settings),
         interceptors=telemetry.client_interceptors(),
-        runtime=runtime or telemetry.metrics_runtime(settings),
+        runtime=runtime or telemetry.runtime(settings),
     )

@@ -61,7 +61,7 @@ async def test_worker_logs_are_json_lines_with_context_and_no_secret(env, worker
         assert secret.get_secret_value() not in text
 
 
-def test_web_access_log_is_json_without_links_or_keys(settings, tmp_path):
+def test_web_access_log_is_json_without_links_or_keys_or_forged_addresses(settings, tmp_path):
     port = free_port()
     secret = "a-deployment-secret-of-forty-characters-x"
     env = {
@@ -70,6 +70,8 @@ def test_web_access_log_is_json_without_links_or_keys(settings, tmp_path):
         "DESKFLOW_LOG_FORMAT": "json",
         "DESKFLOW_DATABASE_URL": settings.database_url,
         "DESKFLOW_SECRET_KEY": secret,
+        # We are not the proxy: our X-Forwarded-For must be ignored.
+        "DESKFLOW_TRUSTED_PROXIES": "10.9.9.9",
     }
     log = tmp_path / "web.log"
     with log.open("wb") as out:
@@ -93,6 +95,7 @@ def test_web_access_log_is_json_without_links_or_keys(settings, tmp_path):
         httpx.get(f"{base}/api/c/{token}/slots")
         httpx.get(f"{base}/teams/nit-central/slots.ics?key=feed-key-value-123")
         httpx.get(f"{base}/api/me", headers={"Authorization": "Bearer bearer-token-value"})
+        httpx.get(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
     finally:
         web.terminate()
         web.wait(timeout=30)
@@ -102,6 +105,7 @@ def test_web_access_log_is_json_without_links_or_keys(settings, tmp_path):
     assert len(access) >= 5, text
     assert any("/c/[redacted]" in e["message"] for e in access)
     assert any("key=[redacted]" in e["message"] for e in access)
+    assert "203.0.113.9" not in text and "127.0.0.1" in access[-1]["message"]
     for leaked in (
         token,
         "customer-link-token-value",

@@ -28,6 +28,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from domain.refresh import ApprovedModel, Approver, RefreshOptions
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """YAML weekday names; the index is Python's `date.weekday()` (0 = Monday), as stored."""
 
@@ -122,23 +124,23 @@ class SupportTeamSpec(_Spec):
     slot_preferences: list[SlotPreferenceSpec] = Field(default_factory=list)
 
 
-class ApproverSpec(_Spec):
+# An approver and an approved model as the file must give them: the workflow's own models
+# (domain.refresh), with every field checked as strictly as the rest of the file. The
+# wizard's options are the workflow's `RefreshOptions` as they are.
+_SPEC_OF = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class ApproverSpec(Approver):
+    model_config = _SPEC_OF
+
     uniqname: Slug
     name: Text
     email: EmailStr
 
 
-class RefreshOptions(_Spec):
-    """What the customer may change in the wizard (seed 001 "Options"); all off by default."""
+class ApprovedModelSpec(ApprovedModel):
+    model_config = _SPEC_OF
 
-    can_customize_computer: bool = False
-    can_customize_platform: bool = False
-    can_request_different_device: bool = False
-    can_customize_peripherals: bool = False
-    can_customize_software: bool = False
-
-
-class ApprovedModelSpec(_Spec):
     org: Text
     platform: Platform
     model: Text

@@ -505,21 +505,6 @@ async def reschedule_many(
     )
 
 
-async def reschedule_csv(
-    client: Client,
-    sessions: sessionmaker[Session],
-    text: str,
-    *,
-    actor: str,
-    reason: str = "",
-    progress: Progress | None = None,
-) -> list[RowResult]:
-    rows, refused = parse_reschedules_csv(text)
-    return await reschedule_many(
-        client, sessions, rows, actor=actor, reason=reason, refused=refused, progress=progress
-    )
-
-
 async def hold_many(
     client: Client,
     sessions: sessionmaker[Session],

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.refresh import (
@@ -25,10 +27,11 @@ from domain.refresh import (
     batch_workflow_id,
 )
 from operations import bulk, slot_admin, tickets
+from operations.batches import BatchFileError, batch_input, parse_serials_csv
 from operations.errors import FieldError, forbidden, not_found
 from store import slot_feed, slot_preferences
 from store.tables import Ticket
-from web import queries, wizard
+from web import queries, schemas, wizard
 from web.deps import Customer, WebApp
 from web.security import Perm, Staff
 
@@ -102,16 +105,65 @@ async def pick_slot(app: WebApp, who: Customer, slot_id: Any) -> TicketState:
 
 # ----- staff on one ticket ------------------------------------------------------------------
 
-# update/signal name -> (permission, is_update)
-STAFF_ACTIONS: dict[str, tuple[Perm, bool]] = {
-    "provide_location": (Perm.manage_tickets, True),
-    "hold": (Perm.manage_tickets, True),
-    "release": (Perm.manage_tickets, True),
-    "reschedule": (Perm.manage_tickets, True),
-    "trigger_customer_reschedule": (Perm.manage_tickets, False),
-    "cancel": (Perm.admin_tickets, True),
-    "exchange_replacement": (Perm.admin_tickets, False),
-    "set_tracking": (Perm.admin_tickets, False),
+
+@dataclass(frozen=True)
+class StaffAction:
+    """One update or signal staff send to a ticket. The API route, the page's form handler
+    and the permission check are all made from this table (web.routes.tickets,
+    web.pages_staff)."""
+
+    perm: Perm
+    is_update: bool  # an update answers with the new state; a signal is only accepted
+    body: type[BaseModel]  # the contract's message without `actor` (web.schemas)
+    summary: str  # for people: /docs lists it
+
+
+STAFF_ACTIONS: dict[str, StaffAction] = {
+    "provide_location": StaffAction(
+        Perm.manage_tickets,
+        True,
+        schemas.ProvideLocationBody,
+        "Give the delivery location of a ticket waiting for it (Refresh Manager)",
+    ),
+    "hold": StaffAction(
+        Perm.manage_tickets,
+        True,
+        schemas.HoldBody,
+        "Put a ticket on hold: its reminders and deadlines pause (Refresh Manager)",
+    ),
+    "release": StaffAction(
+        Perm.manage_tickets,
+        True,
+        schemas.ReleaseBody,
+        "Release a hold: the ticket goes on where it was (Refresh Manager)",
+    ),
+    "reschedule": StaffAction(
+        Perm.manage_tickets,
+        True,
+        schemas.RescheduleBody,
+        "Book the appointment on a slot you choose (Refresh Manager)",
+    ),
+    "trigger_customer_reschedule": StaffAction(
+        Perm.manage_tickets,
+        False,
+        schemas.TriggerRescheduleBody,
+        "Ask the customer to pick a new appointment time (Refresh Manager)",
+    ),
+    "cancel": StaffAction(
+        Perm.admin_tickets, True, schemas.CancelBody, "Cancel a ticket (Refresh Administrator)"
+    ),
+    "exchange_replacement": StaffAction(
+        Perm.admin_tickets,
+        False,
+        schemas.ExchangeBody,
+        "Swap the replacement computer; the ticket stays where it is (Refresh Administrator)",
+    ),
+    "set_tracking": StaffAction(
+        Perm.admin_tickets,
+        False,
+        schemas.TrackingBody,
+        "Record the shipment's tracking number of a remote refresh (Refresh Administrator)",
+    ),
 }
 
 
@@ -126,12 +178,12 @@ async def staff_action(
     app: WebApp, staff: Staff, ticket_id: str, name: str, body: dict[str, Any]
 ) -> Any:
     """provide_location, hold, release, reschedule, cancel (updates) and the staff signals."""
-    perm, is_update = STAFF_ACTIONS[name]
-    if not staff.can(perm):
+    action = STAFF_ACTIONS[name]
+    if not staff.can(action.perm):
         raise forbidden()
     data = {**body, "actor": staff.username}
     client = await app.client()
-    if is_update:
+    if action.is_update:
         return await tickets.update(client, ticket_id, name, data)
     await tickets.signal(client, ticket_id, name, data)
     return None
@@ -169,6 +221,24 @@ async def edit_ticket(
     return await tickets.update(
         await app.client(), ticket_id, "edit", {**body, "actor": actor, "role": role}
     )
+
+
+STUCK_SCAN_LIMIT = 200  # open tickets described() per Problems view
+
+
+async def problems_data(app: WebApp) -> dict[str, Any]:
+    """Problems focus: tickets waiting on a person, failed emails, stuck activities."""
+    problem_rows = await app.read(queries.problem_tickets)
+    failed = await app.read(queries.failed_emails)
+    open_ids, open_total = await app.read(queries.open_ticket_ids, STUCK_SCAN_LIMIT)
+    stuck = await tickets.stuck_activities(await app.client(), open_ids)
+    return {
+        "tickets": problem_rows,
+        "failed_emails": failed,
+        "stuck": stuck,
+        "checked": len(open_ids),
+        "open_total": open_total,
+    }
 
 
 async def staff_ticket(app: WebApp, ticket_id: str) -> dict[str, Any]:
@@ -328,8 +398,6 @@ async def team_feed(app: WebApp, team_id: str) -> bytes:
 
 
 def preview_batch(text: str) -> tuple[list[BatchRow], list[RefusedRow]]:
-    from operations.batches import BatchFileError, parse_serials_csv
-
     try:
         return parse_serials_csv(text)
     except BatchFileError as e:
@@ -345,8 +413,6 @@ async def start_batch(
     app: WebApp, staff: Staff, config_id: str, batch_id: str, text: str, source: str
 ) -> str:
     """Record the batch and start its RefreshBatch workflow (idempotent per batch id)."""
-    from operations.batches import BatchFileError, batch_input
-
     check_batch_id(batch_id)
     if await app.read(queries.config_row, config_id) is None:
         raise FieldError(422, f"unknown refresh config '{config_id}'", "config_id")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
@@ -210,6 +210,24 @@ any_staff = staff_with()
 
 _APP = Depends(web_app)
 
+# What routes declare, e.g. `async def route(staff: TicketAdmin, app: App)`: the role check
+# is in the type, so the signature says who may call the route.
+App = Annotated[WebApp, Depends(web_app)]
+AnyStaff = Annotated[Staff, Depends(any_staff)]
+TicketViewer = Annotated[Staff, Depends(staff_with(Perm.view_tickets))]
+TicketManager = Annotated[Staff, Depends(staff_with(Perm.manage_tickets))]
+TicketAdmin = Annotated[Staff, Depends(staff_with(Perm.admin_tickets))]
+Approver = Annotated[Staff, Depends(staff_with(Perm.approve))]
+TicketEditor = Annotated[Staff, Depends(staff_with(Perm.admin_tickets, Perm.approve))]
+ConfigViewer = Annotated[Staff, Depends(staff_with(Perm.view_configs))]
+SlotViewer = Annotated[Staff, Depends(staff_with(Perm.view_slots))]
+SlotAdmin = Annotated[Staff, Depends(staff_with(Perm.admin_slots))]
+STAFF_WITH: dict[Perm, Any] = {
+    Perm.view_tickets: TicketViewer,
+    Perm.manage_tickets: TicketManager,
+    Perm.admin_tickets: TicketAdmin,
+}
+
 
 # ----- customers ------------------------------------------------------------------------
 
@@ -246,6 +264,9 @@ async def customer(token: str, app: WebApp = _APP) -> Customer:
         email=email,
         is_delegate=is_delegate and not is_user,
     )
+
+
+LinkCustomer = Annotated[Customer, Depends(customer)]
 
 
 async def check_customer_csrf(request: Request, who: Customer) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +108,10 @@ async def run_workers(settings: Settings | None = None) -> None:
 def main() -> None:
     json_logs.configure(get_settings())
     asyncio.run(run_workers())
+    # The workers have shut down cleanly; skip interpreter teardown, which the SDK's Rust
+    # threads can abort (sdk-python#300), so a service manager sees a clean exit.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

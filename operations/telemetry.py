@@ -39,30 +39,28 @@ _runtimes: dict[str, Runtime] = {}
 _tracing = False
 
 
-def runtime(settings: Settings) -> Runtime:
-    """The process's Temporal Runtime: Prometheus at `metrics_bind` (if set), and the SDK
-    core's own log lines forwarded to Python logging, so they come out in the process's
-    format (JSON lines in production) instead of the core's console format.
+def runtime(settings: Settings) -> Runtime | None:
+    """The Runtime of a process that serves metrics (`metrics_bind` set; else None: the SDK's
+    default). It serves Prometheus there and forwards the SDK core's own log lines to Python
+    logging, so they come out in the process's format (JSON lines in production).
 
-    A port can be bound once per process, so each Runtime is kept and returned again.
+    A port can be bound once per process, so the Runtime is kept and returned again. Short
+    commands (the CLI) keep the default Runtime: every extra Rust thread that calls into
+    Python makes the SDK's crash at interpreter exit (sdk-python#300) more likely.
     """
+    if not settings.metrics_bind:
+        return None
     with _lock:
-        found = _runtimes.get(settings.metrics_bind or "")
+        found = _runtimes.get(settings.metrics_bind)
         if found is None:
+            forward = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
             found = Runtime(
                 telemetry=TelemetryConfig(
-                    logging=LoggingConfig(
-                        filter=LoggingConfig.default.filter,
-                        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-                    ),
-                    metrics=(
-                        PrometheusConfig(bind_address=settings.metrics_bind)
-                        if settings.metrics_bind
-                        else None
-                    ),
+                    logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forward),
+                    metrics=PrometheusConfig(bind_address=settings.metrics_bind),
                 )
             )
-            _runtimes[settings.metrics_bind or ""] = found
+            _runtimes[settings.metrics_bind] = found
         return found
 
 

@@ -85,6 +85,9 @@ def worker() -> None:
 @app.command()
 def web(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web app alone (X-Forwarded-* believed only from DESKFLOW_TRUSTED_PROXIES)."""
+    import logging
+    import os
+
     import uvicorn
 
     from operations.json_logs import uvicorn_log_config
@@ -99,6 +102,10 @@ def web(host: str = "127.0.0.1", port: int = 8000) -> None:
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=uvicorn_log_config(settings),
     )
+    # Stopped cleanly; skip interpreter teardown, which the Temporal SDK's Rust threads can
+    # abort (sdk-python#300), so a service manager sees a clean exit.
+    logging.shutdown()
+    os._exit(0)
 
 
 @app.command()

@@ -10,10 +10,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.tdx_queues import TdxQueue, tdx_queue
 
-# How much the Temporal server's task-queue rate limiter may release at once (see
-# `Settings.tdx_queue_rate`).
-TEMPORAL_RATE_BURST_SECONDS = 1.0
-
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; defaults run the local stand-ins from `make run`."""
@@ -69,6 +65,10 @@ class Settings(BaseSettings):
     tdx_max_calls_per_minute: float = 57
     tdx_max_creates_per_minute: float = 28.5
     tdx_rate_window_seconds: float = 60.0
+    # Seconds' worth of calls that may reach TDX at once on top of the steady pace: the
+    # Temporal server's task-queue limiter releases up to one second's tokens together, and
+    # a worker that stalls (CPU, GC) sends its delayed calls together (see `tdx_queue_rate`).
+    tdx_rate_burst_seconds: float = 1.0
     # How long deskflow waits for a TDX answer, and how long after sending a create TDX may
     # still carry it out (its longest processing time, with margin): a retry that cannot
     # see the first create's marker waits that long before creating again.
@@ -110,18 +110,17 @@ class Settings(BaseSettings):
     def tdx_queue_rate(self, kind: TdxQueue) -> float:
         """Activities per second that queue may start, all workers together.
 
-        The Temporal server paces a task queue with a token bucket that can release one
-        second's worth of tasks at once on top of the steady rate, so a window may see
-        rate × (window + 1 s): the budget is spread over that, not over the window alone.
-        Against TDX's 60 s windows this costs one call a minute; against a short window
-        (the stand-in's, scaled) it is what keeps the count under the limit.
+        A window may see rate × (window + burst): the budget is spread over that, not over
+        the window alone. Against TDX's 60 s windows the default one-second burst costs one
+        call a minute; against a short window (the stand-in's, scaled) it is what keeps
+        the count under the limit.
         """
         per_window = (
             self.tdx_max_creates_per_minute
             if kind == "ticket_create"
             else self.tdx_max_calls_per_minute
         )
-        return per_window / (self.tdx_rate_window_seconds + TEMPORAL_RATE_BURST_SECONDS)
+        return per_window / (self.tdx_rate_window_seconds + self.tdx_rate_burst_seconds)
 
 
 @lru_cache

@@ -10,9 +10,17 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from domain.business_calendar import BusinessCalendar
 from domain.text_rules import HeaderText
@@ -45,6 +53,17 @@ class Status(StrEnum):
     cancelled = "cancelled"
 
 
+class Deadline(StrEnum):
+    """The ticket's named timers, kept as absolute instants in `TicketState.deadlines`."""
+
+    invite = "invite"
+    wizard_reminder_1 = "wizard_reminder_1"
+    wizard_reminder_2 = "wizard_reminder_2"
+    location_info = "location_info"
+    appointment_reminder = "appointment_reminder"
+
+
+# Status sets, each defined once (in lifecycle order, so messages list them in that order).
 TERMINAL = frozenset({Status.complete, Status.cancelled})
 # Approvers and admins edit the ticket up to (not including) pending_ordering.
 EDITABLE = frozenset(
@@ -57,6 +76,10 @@ EDITABLE = frozenset(
 )
 # Problems focus: tickets a person has to look at.
 PROBLEM_STATUSES = frozenset({Status.pending_itsm_existence, Status.pending_location_info})
+# A customer picks (or picks again) a slot; staff may ask them to pick again.
+SLOT_PICKING = (Status.pending_customer_scheduling, Status.delivery_scheduled)
+# Staff may assign a slot directly.
+RESCHEDULABLE = (Status.pending_slot_discovery, *SLOT_PICKING)
 
 Style = Literal["on_prem", "remote", "unit_location", "no_customer"]
 Platform = Literal["windows", "mac"]
@@ -455,6 +478,8 @@ class TicketState(Strict):
     existing_system: ExistingSystem
     replacement_system: ReplacementSystem | None = None
     replacement_group: str | None = None
+    # The order group assigned the replacement (or it came with a bump-down ticket).
+    replacement_assigned: bool = False
     options: RefreshOptions | None = None
     requires_approval: bool | None = None
     location: str | None = None
@@ -463,27 +488,63 @@ class TicketState(Strict):
     device: DeviceChoice | None = None
     peripherals: list[str] = Field(default_factory=list)
     software: list[str] = Field(default_factory=list)
-    wizard_submitted: bool = False
+    wizard_submitted: bool = False  # by the customer
+    location_known: bool = False  # from the wizard, or from staff (provide_location)
     approved_by: str | None = None
     slot: BookedSlot | None = None
     slot_offers: list[SlotOffer] = Field(default_factory=list)
-    day1: datetime | None = None
+    # Staff took the booked slot back (trigger_customer_reschedule): the customer picks again.
+    pick_again: bool = False
     tracking_number: str | None = None
     tracking_emailed: str | None = None
     tdx: TdxRefs = Field(default_factory=TdxRefs)
     created_at: datetime
-    invite_at: datetime | None = None
     invited_at: datetime | None = None
-    deadlines: dict[str, datetime] = Field(default_factory=dict)
+    deadlines: dict[Deadline, datetime] = Field(default_factory=dict)
     next_wakeup: datetime | None = None
     schedule_version: int = 0
     confirmed_version: int = 0
     installed_at: datetime | None = None
     completed_at: datetime | None = None
     cancel_reason: str | None = None
+    change_requests: int = 0
     audits: list[AuditEntry] = Field(default_factory=list)
     emails: list[EmailSent] = Field(default_factory=list)
     setup_done: bool = False
+
+    @computed_field
+    @property
+    def day1(self) -> datetime | None:
+        """The appointment: the booked slot's start."""
+        return self.slot.start if self.slot else None
+
+    @computed_field
+    @property
+    def invite_at(self) -> datetime | None:
+        """When the invite goes out (until it has; then see `invited_at`)."""
+        return self.deadlines.get(Deadline.invite)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_json(cls, data: Any) -> Any:
+        """Read the state back from JSON (query answers, activity inputs, continue-as-new):
+        `day1` and `invite_at` are derived, not read. A state written before the facts below
+        were fields (a running ticket's continue-as-new input) recovers them, once, from the
+        audit trail, where the older workflow kept them."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if k not in ("day1", "invite_at")}
+        if "location_known" not in data:
+            data["location_known"] = bool(data.get("wizard_submitted"))
+        if "replacement_assigned" not in data:
+            audits = [a if isinstance(a, dict) else a.model_dump() for a in data.get("audits", [])]
+            actions = [a.get("action", "") for a in audits]
+            details = [a.get("detail", "") for a in audits]
+            assigned = bool(data.get("bump_down")) or "replacement assigned" in actions
+            data["replacement_assigned"] = assigned
+            data["change_requests"] = actions.count("change requested")
+            data["pick_again"] = _picks_again(actions, details)
+        return data
 
     @property
     def recipient(self) -> str:
@@ -493,6 +554,16 @@ class TicketState(Strict):
     @property
     def recipient_name(self) -> str:
         return self.delegate.name if self.delegate else self.user.name
+
+
+def _picks_again(actions: list[str], details: list[str]) -> bool:
+    """Whether the last scheduling change in an older audit trail took the slot back."""
+    for action, detail in zip(reversed(actions), reversed(details), strict=True):
+        if action == "slot picked" or action.startswith("rescheduled by staff"):
+            return False
+        if action == "status" and (detail or "").startswith("reschedule"):
+            return True
+    return False
 
 
 RefreshTicketInput.model_rebuild()

@@ -99,7 +99,8 @@ def from_update(exc: WorkflowUpdateFailedError) -> FieldError:
     cause = _application_cause(exc.cause)
     message = getattr(cause, "message", None) or str(cause or exc)
     kind = cause.type if isinstance(cause, ApplicationError) else None
-    if kind == "RuleViolation":  # RuleViolation(field, message) says "field: message"
+    # RuleViolation(field, message) and the workflow's InvalidMessage say "field: message".
+    if kind in ("RuleViolation", "InvalidMessage"):
         field, sep, text = message.partition(": ")
         if sep and " " not in field:
             return FieldError(422, text, field)

@@ -11,7 +11,8 @@ id, a wrong key) comes out as a payload of encoding `binary/undecryptable` whose
 reason: the SDK decodes a whole workflow activation at once, so one raise here would fail
 the workflow task on every retry and wedge the ticket. No converter reads that encoding, so
 the workflow refuses the one message (naming the reason) and a client reading it gets an
-error, as before.
+error. The codec endpoint of the web app asks for `strict=True`: it answers the Web UI with
+an error instead.
 """
 
 from __future__ import annotations
@@ -56,21 +57,27 @@ def derive_dev_key(secret: str) -> bytes:
 
 
 class EncryptionCodec(PayloadCodec):
-    def __init__(self, keys: dict[str, bytes]) -> None:
+    def __init__(self, keys: dict[str, bytes], *, strict: bool = False) -> None:
         self._current_id = next(iter(keys))
         self._ciphers = {k: AESGCM(v) for k, v in keys.items()}
+        self._strict = strict
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> EncryptionCodec:
+    def from_settings(cls, settings: Settings, *, strict: bool = False) -> EncryptionCodec:
         if settings.codec_keys is not None:
-            return cls(parse_keys(settings.codec_keys.get_secret_value()))
-        return cls({"dev": derive_dev_key(settings.secret_key.get_secret_value())})
+            return cls(parse_keys(settings.codec_keys.get_secret_value()), strict=strict)
+        return cls({"dev": derive_dev_key(settings.secret_key.get_secret_value())}, strict=strict)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self._encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._decrypt(p) for p in payloads]
+        decoded = [self._decrypt(p) for p in payloads]
+        if self._strict:
+            for p in decoded:
+                if p.metadata.get("encoding") == UNREADABLE_ENCODING:
+                    raise ValueError(f"payload cannot be decrypted: {p.data.decode()}")
+        return decoded
 
     def _encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(12)

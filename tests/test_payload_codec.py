@@ -49,6 +49,10 @@ async def test_undecryptable_payloads_decode_to_an_unreadable_marker(metadata, d
     bad = Payload(metadata={"encoding": ENCODING, **metadata}, data=data)
     [out] = await codec.decode([bad])
     assert (out.metadata["encoding"], out.data) == (UNREADABLE_ENCODING, reason)
+    # The web app's codec endpoint (for the Web UI) answers an error instead.
+    strict = EncryptionCodec(parse_keys(f"k1:{key()}"), strict=True)
+    with pytest.raises(ValueError, match="payload cannot be decrypted"):
+        await strict.decode([bad])
 
 
 def test_bad_key_specs_are_refused_without_echoing_the_key():

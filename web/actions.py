@@ -18,11 +18,12 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.refresh import (
     BATCH_WORKFLOW_TYPE,
+    RESCHEDULABLE,
+    SLOT_PICKING,
     TICKET_ID_PATTERN,
     BatchRow,
     ConfigView,
     RefusedRow,
-    Status,
     TicketState,
     batch_workflow_id,
 )
@@ -35,8 +36,8 @@ from web import queries, schemas, wizard
 from web.deps import Customer, WebApp
 from web.security import Perm, Staff
 
-SLOT_STATUSES = (Status.pending_customer_scheduling, Status.delivery_scheduled)
-RESCHEDULABLE = ("pending_slot_discovery", "pending_customer_scheduling", "delivery_scheduled")
+# Where customers pick slots / staff reschedule: the lifecycle's sets, defined in domain.
+SLOT_STATUSES = SLOT_PICKING
 
 
 # ----- customers ------------------------------------------------------------------------

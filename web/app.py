@@ -91,7 +91,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.web = web
-    app.state.codec = EncryptionCodec.from_settings(settings)
+    app.state.codec = EncryptionCodec.from_settings(settings, strict=True)  # 400, not a marker
 
     app.mount("/static/docs", StaticFiles(directory=DOCS_STATIC), name="docs-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

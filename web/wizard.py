@@ -238,16 +238,6 @@ class NextStep:
     reschedule: bool = False  # their appointment was taken away: ask them to pick again
 
 
-def was_rescheduled(state: TicketState) -> bool:
-    """True if the last scheduling change took the customer's booked slot away."""
-    for a in reversed(state.audits):
-        if a.action in ("slot picked",) or a.action.startswith("rescheduled by staff"):
-            return False
-        if a.action == "status" and (a.detail or "").startswith("reschedule"):
-            return True
-    return False
-
-
 def next_step(state: TicketState) -> NextStep:
     s = state
     status = s.status
@@ -278,7 +268,7 @@ def next_step(state: TicketState) -> NextStep:
             "Your new computer is being ordered and prepared", "We will email you when it is ready."
         )
     if status == Status.pending_slot_discovery:
-        if was_rescheduled(s):
+        if s.pick_again:
             return NextStep(
                 "Your appointment was cancelled",
                 "We are sorry: the time you picked is no longer available. We will email you "
@@ -290,7 +280,7 @@ def next_step(state: TicketState) -> NextStep:
             "We will email you appointment times to choose from, usually within a day.",
         )
     if status == Status.pending_customer_scheduling:
-        if was_rescheduled(s):
+        if s.pick_again:
             return NextStep(
                 "Please pick a new appointment time",
                 "The time you had picked is no longer available. Please choose another one.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Sequence
 
@@ -109,8 +110,9 @@ BENDS = {
 }
 
 
-async def test_signal_with_no_payload_is_dropped_and_audited(env, worker):
+async def test_signal_with_no_payload_is_dropped_and_audited(env, worker, caplog):
     """Point 1: null, no argument (and two arguments) on every signal."""
+    caplog.set_level(logging.WARNING, logger="temporalio.workflow")
     handle = await ordering_ticket(env, worker)
     for name in SIGNALS:
         await handle.signal(name)
@@ -122,6 +124,11 @@ async def test_signal_with_no_payload_is_dropped_and_audited(env, worker):
     assert f"set_tracking: payload: expected a {model} object, got null" in dropped(s)
     assert f"set_tracking: payload: expected one {model} object, got 2 arguments" in dropped(s)
     assert s.status == Status.pending_ordering and s.tracking_number is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        f"dropped signal set_tracking: payload: expected a {model} object, got null" in w
+        for w in warnings
+    ), warnings
     # Not wedged: the next good signal does its work.
     await handle.signal("assign_replacement", {"replacement": replacement("GOOD0001")})
     await settle(handle, Status.pending_itsm_existence)

@@ -110,6 +110,8 @@ async def test_wizard_never_walked_reminds_twice_then_needs_location_info(env, w
     )
     s = await settle(handle, Status.pending_approval)
     assert s.location == "Mason Hall, 3300"
+    # Staff gave the location; the customer never walked the wizard, and the ticket says so.
+    assert s.location_known and not s.wizard_submitted
     [provided] = [a for a in s.audits if a.action == "location provided"]
     assert provided.actor == "nit-lead" and provided.detail == "Mason Hall, 3300"
     changed = [t for t in sim.tdx.tickets.values() if ":changed-location]" in t["Description"]]

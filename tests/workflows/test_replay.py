@@ -27,6 +27,8 @@ from workflows import ALL_WORKFLOWS
 REGENERATE = os.environ.get("REGENERATE_HISTORIES") == "1"
 MAIN_PATHS = {
     "on_prem_complete",
+    # The same path recorded after the `search-attributes-from-sync` patch (new runs).
+    "on_prem_complete_attributes_from_sync",
     "on_prem_cancelled",
     "remote_delegate_complete",
     "remote_can_run1",

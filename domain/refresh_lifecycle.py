@@ -1,0 +1,46 @@
+"""The refresh lifecycle's rules as pure functions: where a ticket goes next, and when.
+
+Seed 001's timeline in code the workflow (and the web app's explanations) share: the first
+status per style, what follows a known location or the replacement turning up in TDX, and
+the named deadlines with the business-day counts that set them. No I/O and no clock: the
+caller passes the instants and the calendar.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.business_calendar import BusinessCalendar
+from domain.refresh import Deadline, Status, Style
+
+# Business days after the invite (seed 001, timeline 5 and 6).
+WIZARD_REMINDERS = {Deadline.wizard_reminder_1: 5, Deadline.wizard_reminder_2: 10}
+LOCATION_INFO_AFTER = 14
+WIZARD_DEADLINES = (*WIZARD_REMINDERS, Deadline.location_info)
+
+
+def first_status(style: Style) -> Status:
+    """No-customer tickets go straight to ordering; customers are invited first (timeline 3)."""
+    return Status.pending_ordering if style == "no_customer" else Status.pending_invite
+
+
+def wizard_deadlines(calendar: BusinessCalendar, invited: datetime) -> dict[Deadline, datetime]:
+    """Two reminders, then the hand-over to staff, counted from the scheduled invite."""
+    days = {**WIZARD_REMINDERS, Deadline.location_info: LOCATION_INFO_AFTER}
+    return {name: calendar.business_days_after(invited, n) for name, n in days.items()}
+
+
+def status_after_location(requires_approval: bool, approved_by: str | None) -> Status:
+    """Location known (wizard or staff): approval if the config asks for it, else ordering."""
+    if requires_approval and not approved_by:
+        return Status.pending_approval
+    return Status.pending_ordering
+
+
+def status_after_itsm(style: Style) -> Status:
+    """The replacement is in TDX (timeline 9.2): scheduling, shipping, or a generic slot."""
+    if style in ("on_prem", "unit_location"):
+        return Status.pending_slot_discovery
+    if style == "remote":
+        return Status.pending_delivery
+    return Status.delivery_scheduled

@@ -1,0 +1,208 @@
+"""The refresh ticket's bookkeeping: its state, audit trail, projection, timers and checks.
+
+`TicketBase` holds what both halves of the workflow share: the story in
+`refresh_ticket.py` (the run loop and its steps) and the messages in `refresh_messages.py`
+(updates and signals). Nothing here decides where a ticket goes; it records that it went,
+tells the database and the search attributes, and waits for the next thing to happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import search_attributes as sa
+    from domain.activity_requests import ProjectTicket
+    from domain.refresh import TERMINAL, AuditEntry, Deadline, Status, TicketContext, TicketState
+    from workflows import refresh_activities as act
+
+T = TypeVar("T")
+# Search attributes are written by `_sync` alone, from what changed. Older runs wrote them
+# from three places (a status change, exchange_replacement, a booking); their histories
+# keep replaying that way (see `_sync`, `_book`, `exchange_replacement`).
+SEARCH_ATTRIBUTES_FROM_SYNC = "search-attributes-from-sync"
+
+
+class TicketBase:
+    s: TicketState
+    _context: TicketContext | None
+    _dirty: bool
+    _synced_status: Status | None
+    _synced_attributes: dict[str, Any]
+    _running: dict[str, asyncio.Task]
+    _history_limit: int | None
+    _one_at_a_time: asyncio.Lock
+
+    @property
+    def ctx(self) -> TicketContext:
+        """Config, team and calendar, loaded by `run` before any step or validator needs them."""
+        if self._context is None:
+            raise ApplicationError("the ticket is still starting; try again shortly")
+        return self._context
+
+    @property
+    def tdx_id(self) -> int:
+        assert self.s.tdx.ticket_id is not None
+        return self.s.tdx.ticket_id
+
+    # ----- recording ---------------------------------------------------------------------
+
+    def _touch(self) -> None:
+        """Something changed: the loop re-evaluates and `_sync` writes it out."""
+        self._dirty = True
+
+    def _audit(self, actor: str, action: str, *, from_status=None, to_status=None, detail=""):
+        self.s.audits.append(
+            AuditEntry(
+                seq=len(self.s.audits) + 1,
+                at=workflow.now(),
+                actor=actor,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                detail=detail,
+            )
+        )
+        self._touch()
+
+    def _set_status(self, status: Status, actor: str, detail: str = "") -> None:
+        """Move to `status` (never out of a terminal one); checks of the old status stop."""
+        old = self.s.status
+        if status != old and old not in TERMINAL:
+            if self._running:
+                for task in self._running.values():
+                    task.cancel()
+                self._running.clear()
+            self.s.status = status
+            self._audit(actor, "status", from_status=old, to_status=status, detail=detail)
+
+    async def _sync(self) -> None:
+        """Write the search attributes that changed and the projection for the web app."""
+        self._dirty = False
+        if workflow.patched(SEARCH_ATTRIBUTES_FROM_SYNC):
+            self._upsert_changed_search_attributes()
+        elif self.s.status != self._synced_status:
+            self._upsert_search_attributes_v1()
+        await act.project_ticket(ProjectTicket(state=self.s))
+
+    def _search_attributes(self) -> Iterable[SearchAttributeUpdate]:
+        """Every search attribute of the ticket, as it should read now."""
+        s = self.s
+        wanted = [
+            (sa.REFRESH_STATUS, s.status.value),
+            (sa.SUPPORT_TEAM, s.support_team),
+            (sa.REFRESH_STYLE, s.style),
+            (sa.CONFIG_ID, s.config_id),
+            (sa.EXISTING_SERIAL, s.existing_system.serial),
+            (sa.BATCH_ID, s.batch_id),
+            (sa.REPLACEMENT_SERIAL, s.replacement_system and s.replacement_system.serial),
+            (sa.DAY1, s.day1),
+        ]
+        return [key.value_set(value) for key, value in wanted if value is not None]
+
+    def _upsert_changed_search_attributes(self) -> None:
+        changed = [
+            u
+            for u in self._search_attributes()
+            if self._synced_attributes.get(u.key.name) != u.value
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._synced_attributes.update({u.key.name: u.value for u in changed})
+
+    def _upsert_search_attributes_v1(self) -> None:
+        """How runs before SEARCH_ATTRIBUTES_FROM_SYNC wrote them: on each status change."""
+        s = self.s
+        updates = [sa.REFRESH_STATUS.value_set(s.status.value)]
+        if self._synced_status is None:
+            updates += [
+                sa.SUPPORT_TEAM.value_set(s.support_team),
+                sa.REFRESH_STYLE.value_set(s.style),
+                sa.CONFIG_ID.value_set(s.config_id),
+                sa.EXISTING_SERIAL.value_set(s.existing_system.serial),
+            ]
+            if s.batch_id:
+                updates.append(sa.BATCH_ID.value_set(s.batch_id))
+        if s.replacement_system:
+            updates.append(sa.REPLACEMENT_SERIAL.value_set(s.replacement_system.serial))
+        if s.day1:
+            updates.append(sa.DAY1.value_set(s.day1))
+        workflow.upsert_search_attributes(updates)
+        self._synced_status = s.status
+
+    # ----- waiting -----------------------------------------------------------------------
+
+    async def _wait(self, until: datetime | None = None, extra=None) -> None:
+        """Sleep until state changes, `until` passes, or `extra()` turns true."""
+        self.s.next_wakeup = until
+        if self._dirty:
+            await self._sync()
+        timeout = None if until is None else until - workflow.now()
+        if timeout is not None and timeout <= timedelta(0):
+            self.s.next_wakeup = None
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._dirty or (extra is not None and extra()), timeout=timeout
+            )
+        self.s.next_wakeup = None
+
+    async def _deadline_passed(self, name: Deadline) -> datetime | None:
+        """The deadline's instant once it has passed (and it is dropped); else waits, None."""
+        if self._due((name,)):
+            return self.s.deadlines.pop(name)
+        await self._wait(self.s.deadlines.get(name))
+        return None
+
+    def _due(self, names: Collection[Deadline]) -> Deadline | None:
+        """The earliest of `names` that has passed."""
+        now = workflow.now()
+        due = [(t, n) for n, t in self.s.deadlines.items() if n in names and t <= now]
+        return min(due)[1] if due else None
+
+    def _earliest(self, names: Collection[Deadline]) -> datetime | None:
+        times = [t for n, t in self.s.deadlines.items() if n in names]
+        return min(times) if times else None
+
+    def _clear(self, names: Collection[Deadline]) -> None:
+        for name in names:
+            self.s.deadlines.pop(name, None)
+
+    async def _background(
+        self, key: str, start: Callable[[], Awaitable[T]], until: datetime | None = None
+    ) -> T | None:
+        """Run a long-retrying activity across steps; return its result, or None on a change.
+
+        The activity keeps running while unrelated messages arrive; it is cancelled only when
+        the ticket leaves the status that started it (hold, cancel, reschedule).
+        """
+        task = self._running.get(key)
+        if task is None:
+            task = self._running[key] = asyncio.ensure_future(start())
+        await self._wait(until, extra=task.done)
+        if not task.done():
+            return None
+        del self._running[key]
+        return task.result()
+
+    async def _stop_background(self) -> None:
+        for task in self._running.values():
+            task.cancel()
+        for task in self._running.values():
+            with contextlib.suppress(asyncio.CancelledError, ActivityError):
+                await task
+        self._running.clear()
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        if self._history_limit and info.get_current_history_length() >= self._history_limit:
+            return True
+        return info.is_continue_as_new_suggested()

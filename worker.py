@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from activities.tdx_client import TdxClient
 from activities.ticket_starts import TicketStartActivities
 from activities.tickets_db import TicketDbActivities
 from domain.settings import Settings, get_settings
+from operations import json_logs, telemetry, worker_health
 from operations.deployment_checks import prepare_process
 from operations.temporal_client import connect
 from store.db import make_engine, session_factory
@@ -90,6 +92,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
 async def run_workers(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     prepare_process(settings, "worker")
+    telemetry.configure_tracing(settings, "deskflow-worker")
     client = await connect(settings)
     workers = build_workers(client, settings)
     stop = asyncio.Event()
@@ -100,13 +103,18 @@ async def run_workers(settings: Settings | None = None) -> None:
     async with contextlib.AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)
+        await stack.enter_async_context(worker_health.serve(settings, client, workers))
         log.info("worker polling %s at %s", settings.task_queue, settings.temporal_address)
         await stop.wait()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    json_logs.configure(get_settings())
     asyncio.run(run_workers())
+    # The workers have shut down cleanly; skip interpreter teardown, which the SDK's Rust
+    # threads can abort (sdk-python#300), so a service manager sees a clean exit.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import meter
+from domain import metrics
 from domain.activity_requests import EmailRequest, EmailResult
 from domain.customer_links import sign
 from domain.ics import appointment_ics
@@ -170,7 +172,9 @@ class EmailActivities:
                 timeout=20,
             )
         except aiosmtplib.SMTPException as e:
+            metrics.EMAILS_FAILED.add(meter.current(), template=req.template)
             await asyncio.to_thread(self._mark, req.key, "failed", str(e)[:500])
             raise ApplicationError(f"SMTP refused {req.template} to {to}: {e}") from e
+        metrics.EMAILS_SENT.add(meter.current(), template=req.template)
         sent_at = await asyncio.to_thread(self._mark, req.key, "sent")
         return EmailResult(to=to, sent_at=sent_at, message_id=message_id, already_sent=False)

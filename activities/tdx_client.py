@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -27,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from activities import meter
 from activities.tdx_rate_windows import RateWindows, WindowFull, method_key
+from domain import metrics
 
 if TYPE_CHECKING:
     from domain.settings import Settings
@@ -118,6 +121,17 @@ def _error_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("Message") or body.get("message") or body)[:500]
     return str(body)[:500]
+
+
+_ID = re.compile(r"\d+")
+
+
+def _count(verb: str, path: str, status: str) -> None:
+    """Count one call for `deskflow_tdx_calls_total` (and its 429s), labelled by TDX method."""
+    method = f"{verb} {_ID.sub('{id}', path)}"
+    metrics.TDX_CALLS.add(meter.current(), method=method, status=status)
+    if status == "429":
+        metrics.TDX_RATE_LIMITED.add(meter.current(), method=method)
 
 
 class TdxClient:
@@ -271,8 +285,10 @@ class TdxClient:
                     headers={"Authorization": f"Bearer {token}"},
                 )
         except TimeoutError:
+            _count(method, path, "timeout")
             raise httpx.ReadTimeout(f"no answer from TDX within {self.timeout:g} s") from None
         log.debug("TDX %s %s -> %s", method, path, response.status_code)
+        _count(method, path, str(response.status_code))
         return response
 
     # ----------------------------------------------------------------- tickets

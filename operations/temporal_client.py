@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
+from temporalio.service import TLSConfig
 
 from domain.settings import Settings, get_settings
+from operations import telemetry
 from operations.payload_codec import EncryptionCodec
 
 
@@ -26,7 +30,23 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect(settings: Settings | None = None) -> Client:
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS as the settings ask: mTLS with the given PEM files, plain TLS, or none."""
+    if settings.temporal_tls_cert or settings.temporal_tls_key or settings.temporal_tls_server_ca:
+
+        def read(path: str | None) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+
+        return TLSConfig(
+            client_cert=read(settings.temporal_tls_cert),
+            client_private_key=read(settings.temporal_tls_key),
+            server_root_ca_cert=read(settings.temporal_tls_server_ca),
+        )
+    return settings.temporal_tls or settings.temporal_api_key is not None
+
+
+async def connect(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Client:
+    """A client for `settings`; its Runtime serves the process's metrics when configured."""
     settings = settings or get_settings()
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
@@ -34,5 +54,7 @@ async def connect(settings: Settings | None = None) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         api_key=api_key,
-        tls=settings.temporal_tls or bool(api_key),
+        tls=tls_config(settings),
+        interceptors=telemetry.client_interceptors(),
+        runtime=runtime or telemetry.runtime(settings),
     )

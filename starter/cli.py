@@ -103,10 +103,45 @@ def worker() -> None:
 
 @app.command()
 def web(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the web app alone."""
+    """Run the web app alone (X-Forwarded-* believed only from DESKFLOW_TRUSTED_PROXIES)."""
+    import logging
+    import os
+
     import uvicorn
 
-    uvicorn.run("web.app:create_app", factory=True, host=host, port=port)
+    from operations.json_logs import uvicorn_log_config
+
+    settings = get_settings()
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
+        log_config=uvicorn_log_config(settings),
+    )
+    # Stopped cleanly; skip interpreter teardown, which the Temporal SDK's Rust threads can
+    # abort (sdk-python#300), so a service manager sees a clean exit.
+    logging.shutdown()
+    os._exit(0)
+
+
+@app.command()
+def doctor() -> None:
+    """Check this deployment's settings and connections; say what is wrong, in words."""
+    from domain.settings import Settings
+    from starter.doctor import diagnose
+
+    findings = asyncio.run(diagnose(Settings()))
+    marks = {"ok": "[green]ok[/green]", "warning": "[yellow]warning[/yellow]"}
+    for f in findings:
+        out.print(f"{marks.get(f.level, '[red]problem[/red]')}  {f.topic}: {f.message}")
+    problems = [f for f in findings if f.level == "problem"]
+    if problems:
+        err.print(f"{len(problems)} problem(s): deskflow will not work until they are fixed")
+        raise typer.Exit(1)
+    out.print("no problems found")
 
 
 @app.command()

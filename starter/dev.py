@@ -22,6 +22,10 @@ from starter.dev_server import start_dev_server, wait_for_port
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 SIM_PORT, SMTP_PORT, WEB_PORT = 8090, 8025, 8000
+# Operability ports (README "Operating deskflow"): Prometheus of the worker (the SDK's runtime
+# metrics and deskflow's counters), the worker's /healthz and /readyz, and the web app's
+# Temporal client metrics; the web app's own /metrics, /healthz, /readyz are on WEB_PORT.
+WORKER_METRICS_PORT, WORKER_HEALTH_PORT, WEB_SDK_METRICS_PORT = 9464, 9465, 9466
 
 
 def ensure_env_file(path: Path = ROOT / ".env") -> None:
@@ -77,10 +81,19 @@ def run_dev(demo: bool = True) -> None:
             )
         )
         wait_for_port("127.0.0.1", SIM_PORT)
-        procs.append(subprocess.Popen([py, str(ROOT / "worker.py")]))
         procs.append(
             subprocess.Popen(
-                [py, "-m", "uvicorn", "web.app:create_app", "--factory", "--port", str(WEB_PORT)]
+                [py, str(ROOT / "worker.py")],
+                env=_with(
+                    DESKFLOW_METRICS_BIND=f"127.0.0.1:{WORKER_METRICS_PORT}",
+                    DESKFLOW_HEALTH_BIND=f"127.0.0.1:{WORKER_HEALTH_PORT}",
+                ),
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [py, "-m", "uvicorn", "web.app:create_app", "--factory", "--port", str(WEB_PORT)],
+                env=_with(DESKFLOW_METRICS_BIND=f"127.0.0.1:{WEB_SDK_METRICS_PORT}"),
             )
         )
         wait_for_port("127.0.0.1", WEB_PORT)
@@ -93,6 +106,11 @@ def run_dev(demo: bool = True) -> None:
         print("\nstopping deskflow…")
     finally:
         stop()
+
+
+def _with(**extra: str) -> dict[str, str]:
+    """This environment plus `extra`, unless the operator set those variables already."""
+    return {**extra, **os.environ}
 
 
 async def _after_start(settings, demo: bool) -> None:
@@ -125,6 +143,8 @@ deskflow is running.
   Temporal Web UI  {settings.temporal_ui_url}       (payloads decoded by the web app's codec)
   Mailbox          http://127.0.0.1:{SIM_PORT}/mailbox   (every email deskflow sends)
   TDX/Slack sims   http://127.0.0.1:{SIM_PORT}/_sim/docs
+  Worker           http://127.0.0.1:{WORKER_METRICS_PORT}/metrics   http://127.0.0.1:{WORKER_HEALTH_PORT}/readyz
+  Web app probes   {settings.public_url}/metrics   {settings.public_url}/readyz
   CLI              .venv/bin/deskflow ticket show lsa-fy27-onprem.DEMO-LSA-001
 Press Ctrl-C to stop everything.
 """,

@@ -14,15 +14,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from domain.settings import Settings, get_settings
+from operations import telemetry
 from operations.deployment_checks import prepare_process
 from operations.errors import FieldError, from_request_errors
 from operations.payload_codec import EncryptionCodec
-from web import api, auth, codec, pages_approver, pages_customer, pages_staff
+from web import api, auth, codec, health, pages_approver, pages_customer, pages_staff
 from web.config import WebSettings
 from web.deps import SignInRequired, WebApp, wants_json
 
@@ -100,6 +102,7 @@ def create_app(
         pages_customer.router,
         pages_approver.router,
         pages_staff.router,
+        health.router,
     ):
         app.include_router(router)
 
@@ -123,13 +126,11 @@ def create_app(
             with_google_fonts=False,
         )
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     install_error_handlers(app)
     app.add_middleware(codec.CodecCors, origins=web.config.temporal_ui_origins)
     app.add_middleware(SecurityHeaders)
+    if telemetry.configure_tracing(settings, "deskflow-web"):
+        FastAPIInstrumentor.instrument_app(app)
     return app
 
 

@@ -10,6 +10,7 @@ from domain.refresh import (
     ConfigView,
     DeviceChoice,
     ProvideLocation,
+    RefreshOptions,
     ShippingAddress,
     TicketEdit,
     TicketState,
@@ -42,7 +43,7 @@ def check_location(
 
 def check_device(state: TicketState, config: ConfigView, device: DeviceChoice) -> None:
     """The device page: proposed model, another approved model, or 'none is adequate'."""
-    opts = config.options
+    opts = options_of(state, config)
     existing = state.existing_system.platform
     proposed = config.proposed_models.get(device.platform)
     if device.none_adequate:
@@ -69,8 +70,14 @@ def check_device(state: TicketState, config: ConfigView, device: DeviceChoice) -
         )
 
 
-def check_peripherals(config: ConfigView, peripherals: list[str]) -> None:
-    if config.options.can_customize_peripherals:
+def options_of(state: TicketState, config: ConfigView) -> RefreshOptions:
+    """The ticket's own options: its config's at setup, then as config edits reach it
+    (domain.config_changes). Only a ticket not yet set up reads its config's."""
+    return state.options or config.options
+
+
+def check_peripherals(state: TicketState, config: ConfigView, peripherals: list[str]) -> None:
+    if options_of(state, config).can_customize_peripherals:
         allowed = set(config.peripheral_catalog) | set(config.peripheral_bundle)
         unknown = [p for p in peripherals if p not in allowed]
         if unknown:
@@ -81,10 +88,10 @@ def check_peripherals(config: ConfigView, peripherals: list[str]) -> None:
         raise RuleViolation("peripherals", "this refresh provides the standard peripheral bundle")
 
 
-def check_software(config: ConfigView, software: list[str]) -> None:
+def check_software(state: TicketState, config: ConfigView, software: list[str]) -> None:
     if not software:
         return
-    if not config.options.can_customize_software:
+    if not options_of(state, config).can_customize_software:
         raise RuleViolation("software", "this refresh does not take software requests")
     unknown = [s for s in software if s not in config.software_catalog]
     if unknown:
@@ -96,8 +103,8 @@ def check_wizard(state: TicketState, config: ConfigView, msg: WizardSubmission) 
     if msg.device is not None:
         check_device(state, config, msg.device)
     if msg.peripherals is not None:
-        check_peripherals(config, msg.peripherals)
-    check_software(config, msg.software)
+        check_peripherals(state, config, msg.peripherals)
+    check_software(state, config, msg.software)
 
 
 def check_provide_location(state: TicketState, msg: ProvideLocation) -> None:
@@ -108,9 +115,9 @@ def check_edit(state: TicketState, config: ConfigView, msg: TicketEdit) -> None:
     if msg.device is not None:
         check_device(state, config, msg.device)
     if msg.peripherals is not None:
-        check_peripherals(config, msg.peripherals)
+        check_peripherals(state, config, msg.peripherals)
     if msg.software is not None:
-        check_software(config, msg.software)
+        check_software(state, config, msg.software)
     if msg.shipping_address is not None and state.style != "remote":
         raise RuleViolation("shipping_address", "only @home refreshes ship")
     if msg.location is not None and state.style == "unit_location":

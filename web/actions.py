@@ -27,6 +27,7 @@ from domain.refresh import (
     TicketState,
     batch_workflow_id,
 )
+from domain.refresh_rules import options_of
 from operations import bulk, slot_admin, tickets
 from operations.batches import (
     BatchFileError,
@@ -52,11 +53,17 @@ async def customer_state(app: WebApp, who: Customer) -> TicketState:
     return await tickets.state(await app.client(), who.ticket_id)
 
 
-async def ticket_config(app: WebApp, config_id: str) -> ConfigView:
+async def ticket_config(
+    app: WebApp, config_id: str, state: TicketState | None = None
+) -> ConfigView:
+    """The config as the ticket `state` acts under it: with the ticket's own options (set at
+    its start, then as config edits reach it), so pages offer what the workflow accepts."""
     cfg = await app.read(queries.config, config_id)
     if cfg is None:
         raise not_found(f"refresh config {config_id} is not loaded")
-    return cfg
+    if state is None:
+        return cfg
+    return cfg.model_copy(update={"options": options_of(state, cfg)})
 
 
 def customer_actor(who: Customer) -> str:
@@ -70,7 +77,7 @@ async def submit_wizard(
     state = state or await customer_state(app, who)
     if not wizard.wizard_open(state):
         raise FieldError(409, f"the wizard is closed: this refresh is {state.status.value}")
-    cfg = await ticket_config(app, state.config_id)
+    cfg = await ticket_config(app, state.config_id, state)
     data = {**data, "actor": customer_actor(who)}
     wizard.check_submission(state, cfg, data)
     return await tickets.update(await app.client(), who.ticket_id, "submit_wizard", data)

@@ -222,8 +222,10 @@ async def save_checked(
 
 async def tell_running_tickets(app: WebApp, saved: config_history.Saved, actor: str) -> None:
     """After an edit, the config's running tickets reload it from their next step on."""
-    if saved.changes:
-        ids = await app.read(config_changes.running_ticket_ids, saved.config_id)
+    if not saved.changes:
+        return
+    ids = await app.read(config_changes.running_ticket_ids, saved.config_id)
+    if ids:
         await config_changes.tell_running_tickets(
             await app.client(), ids, saved.config_id, saved.version, actor
         )

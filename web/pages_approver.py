@@ -54,7 +54,7 @@ async def _detail(
 ) -> Response:
     row, _ = await actions.approver_identity(app, staff, ticket_id)
     s = await tickets.state(await app.client(), ticket_id)
-    cfg = await actions.ticket_config(app, row.config_id)
+    cfg = await actions.ticket_config(app, row.config_id, s)
     notice = NOTICES.get(request.query_params.get("done", ""))
     return app.templates.TemplateResponse(
         request,
@@ -98,7 +98,7 @@ async def approval_action(
         if action == "edit":
             row, _ = await actions.approver_identity(app, staff, ticket_id)
             s = await tickets.state(await app.client(), ticket_id)
-            cfg = await actions.ticket_config(app, row.config_id)
+            cfg = await actions.ticket_config(app, row.config_id, s)
             data = forms.body(schemas.EditBody, forms.edit_body(form, s, cfg))
             await actions.edit_ticket(app, staff, ticket_id, data)
         else:

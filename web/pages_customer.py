@@ -90,7 +90,7 @@ async def _wizard_page(
     form: Any = None,
     status: int = 200,
 ) -> Response:
-    cfg = await actions.ticket_config(app, s.config_id)
+    cfg = await actions.ticket_config(app, s.config_id, s)
     device = wizard.device_options(s, cfg)
     values = _values(step, s, draft, form)
     if values["device_choice"] is None and device.mode == "choose":
@@ -152,7 +152,7 @@ async def wizard_submit(request: Request, step: str, who: Customer = CUSTOMER, a
         done = RedirectResponse(f"/c/{who.token}?done=wizard", status_code=303)
         done.delete_cookie(WIZARD_COOKIE, path="/c/")
         return done
-    cfg = await actions.ticket_config(app, s.config_id)
+    cfg = await actions.ticket_config(app, s.config_id, s)
     try:
         answers = wizard.parse_step(step, s, cfg, form)
     except FieldError as e:

@@ -165,19 +165,19 @@ def parse_device(state: TicketState, config: ConfigView, form: Any) -> dict[str,
     return {"device": device.model_dump(mode="json")}
 
 
-def parse_peripherals(config: ConfigView, form: Any) -> dict[str, Any]:
+def parse_peripherals(state: TicketState, config: ConfigView, form: Any) -> dict[str, Any]:
     if not config.options.can_customize_peripherals:
         return {"peripherals": None}
     chosen = _form_list(form, "peripherals")
-    _checked(check_peripherals, config, chosen)
+    _checked(check_peripherals, state, config, chosen)
     return {"peripherals": chosen}
 
 
-def parse_software(config: ConfigView, form: Any) -> dict[str, Any]:
+def parse_software(state: TicketState, config: ConfigView, form: Any) -> dict[str, Any]:
     if not config.options.can_customize_software:
         return {"software": []}
     chosen = _form_list(form, "software")
-    _checked(check_software, config, chosen)
+    _checked(check_software, state, config, chosen)
     return {"software": chosen}
 
 
@@ -187,9 +187,9 @@ def parse_step(step: str, state: TicketState, config: ConfigView, form: Any) -> 
     if step == "device":
         return parse_device(state, config, form)
     if step == "peripherals":
-        return parse_peripherals(config, form)
+        return parse_peripherals(state, config, form)
     if step == "software":
-        return parse_software(config, form)
+        return parse_software(state, config, form)
     return {}
 
 

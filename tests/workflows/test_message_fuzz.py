@@ -82,6 +82,7 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "set_tracking": {"tracking_number": "1Z999AA1", "carrier": "UPS", "actor": "order-group"},
     "trigger_customer_reschedule": {"actor": "nit-lead", "reason": "slot deleted"},
+    "config_changed": {"config_id": "lsa-onprem", "version": 2, "actor": "admin"},
 }
 NAMES = sorted(VALID)
 assert set(NAMES) == set(UPDATES) | set(SIGNALS)

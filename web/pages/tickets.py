@@ -99,7 +99,7 @@ async def _ticket_page(
     slots = await app.read(queries.free_slots, s.support_team, app.now())
     edit = None
     if staff.can(Perm.admin_tickets) and s.status in EDITABLE:
-        edit = forms.edit_choices(s, await actions.ticket_config(app, s.config_id))
+        edit = forms.edit_choices(s, await actions.ticket_config(app, s.config_id, s))
     return page(
         app,
         request,
@@ -137,7 +137,7 @@ def _register_action(name: str, perm: Perm) -> None:
         try:
             if name == "edit":
                 s = await tickets.state(await app.client(), ticket_id)
-                cfg = await actions.ticket_config(app, s.config_id)
+                cfg = await actions.ticket_config(app, s.config_id, s)
                 await actions.edit_ticket(
                     app,
                     staff,

@@ -4,6 +4,8 @@ from workflows.approver_digest import ApproverDigest
 from workflows.refresh_batch import RefreshBatch
 from workflows.refresh_ticket import RefreshTicket
 from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
+from workflows.service_desk_ticket import DeskTicket
+from workflows.sla_clock import SlaClock
 
 ALL_WORKFLOWS = [
     RefreshTicket,
@@ -11,4 +13,6 @@ ALL_WORKFLOWS = [
     GenerateScheduleSlots,
     DiscoverScheduleSlots,
     ApproverDigest,
+    DeskTicket,
+    SlaClock,
 ]

@@ -107,6 +107,18 @@ class SlaProjection(BaseModel):
     due_at: AwareDatetime | None = None
 
 
+CATCH_UP_SCHEDULE_ID = "itsm-catch-up"
+CATCH_UP_WORKFLOW = "ItsmCatchUp"
+
+
+class CatchUpInput(BaseModel):
+    """The `itsm-catch-up` Schedule's start input: which ITSM to read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    itsm: ItsmName
+
+
 class CatchUpRequest(BaseModel):
     """`itsm_catch_up`: read what changed in `itsm` since its watermark and deliver it."""
 

@@ -28,6 +28,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from domain.service_desk import ServiceDeskSpec
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """YAML weekday names; the index is Python's `date.weekday()` (0 = Monday), as stored."""
 
@@ -190,6 +192,7 @@ class ReferenceData(_Spec):
     support_teams: list[SupportTeamSpec] = Field(default_factory=list)
     refresh_configs: list[RefreshConfigSpec] = Field(default_factory=list)
     staff: list[StaffSpec] = Field(default_factory=list)
+    service_desk: ServiceDeskSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

@@ -234,6 +234,7 @@ class HaloSim:
             "category_1": body.get("category_1", ""),
             "categoryid_1": body.get("categoryid_1", 0),
             "customfields": body.get("customfields", []),
+            "parent_id": body.get("parent_id", 0),
             "onhold": False,
             "respondbydate": None,
             "fixbydate": None,

@@ -34,7 +34,15 @@ from domain.reference_data import (
     consistency_problems,
 )
 from domain.refresh import ConfigView
-from store.tables import Base, CalendarConfig, RefreshConfig, SlotPreference, StaffUser, SupportTeam
+from store.tables import (
+    Base,
+    CalendarConfig,
+    RefreshConfig,
+    ServiceDeskConfig,
+    SlotPreference,
+    StaffUser,
+    SupportTeam,
+)
 
 # scrypt cost: 2**14 x 8 uses 16 MiB and ~50 ms per hash, the usual interactive-login setting.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _SCRYPT_LEN = 2**14, 8, 1, 32
@@ -114,7 +122,14 @@ class KindCounts:
     deleted: int = 0
 
 
-KINDS = ("calendar", "support_teams", "slot_preferences", "refresh_configs", "staff")
+KINDS = (
+    "calendar",
+    "support_teams",
+    "slot_preferences",
+    "refresh_configs",
+    "staff",
+    "service_desk",
+)
 
 
 @dataclass
@@ -421,6 +436,9 @@ def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
             _staff_values(user_spec, current),
             counts["staff"],
         )
+    if data.service_desk is not None:
+        spec = data.service_desk.model_dump(mode="json")
+        _upsert(session, ServiceDeskConfig, 1, {"id": 1, "spec": spec}, counts["service_desk"])
     session.flush()
     return report
 

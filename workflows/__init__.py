@@ -1,6 +1,7 @@
 """Orchestration only: deterministic workflow code that runs in Temporal's sandbox."""
 
 from workflows.approver_digest import ApproverDigest
+from workflows.itsm_catch_up import ItsmCatchUp
 from workflows.refresh_batch import RefreshBatch
 from workflows.refresh_ticket import RefreshTicket
 from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
@@ -15,4 +16,5 @@ ALL_WORKFLOWS = [
     ApproverDigest,
     DeskTicket,
     SlaClock,
+    ItsmCatchUp,
 ]

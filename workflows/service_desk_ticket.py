@@ -141,7 +141,11 @@ class DeskTicket:
             return
         key = f"{self._key}:team:{purpose}"
         lang = language_of(self._desk, t)
-        extra = {**ticket_context(t, lang, self._desk.calendar.timezone), "notice": text}
+        extra = {
+            **ticket_context(t, lang, self._desk.calendar.timezone),
+            "notice": text,
+            "team": team.name,
+        }
         work = [
             self._activity(
                 "post_slack",

@@ -22,7 +22,7 @@ service_desk:
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
@@ -44,6 +44,7 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[str, BeforeValidator(_duration)]
+HHMM = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$")]
 
 
 def working_duration(text: str, cal: BusinessCalendar) -> timedelta:
@@ -111,11 +112,11 @@ class RoutingRule(_Spec):
 
 class CalendarBlock(_Spec):
     timezone: str = "America/Detroit"
-    business_hours: dict[Literal["start", "end"], str] = Field(
+    business_hours: dict[Literal["start", "end"], HHMM] = Field(
         default_factory=lambda: {"start": "08:00", "end": "17:00"}
     )
     country_holidays: str | None = None
-    closed_days: list[str] = Field(default_factory=list)
+    closed_days: list[date] = Field(default_factory=list)
 
 
 class ServiceDeskSpec(_Spec):

@@ -7,7 +7,8 @@ is tested table by table without Temporal, and replays compute the same timers.
 
 Event rules (seed 002 and DESIGN.md "Service-desk tickets, SLA clocks and emails"):
 
-* the newest ticket snapshot wins; an older one (a reordered delivery) changes nothing;
+* the newest ticket snapshot wins (of two stamped the same second, the later delivered); an
+  older one (a reordered delivery) changes nothing;
 * each action id is acted on once, whenever it arrives (a repeat changes nothing);
 * entering a hold status pauses the clock at the change's time; leaving it resumes;
 * the first agent reply to the end user meets the response target; a private note or a
@@ -105,8 +106,8 @@ def apply_event(
         if a.kind == ActionKind.agent_reply and s.responded_at is None and not s.finished:
             s.responded_at = min(max(a.at, t.opened_at), now)
             changes.append("first response")
-    if s.last_update is not None and t.updated_at <= s.last_update:
-        return changes  # an older or repeated snapshot: nothing more to learn
+    if s.last_update is not None and t.updated_at < s.last_update:
+        return changes  # an older snapshot (a reordered delivery): nothing more to learn
     first = s.last_update is None
     s.last_update = t.updated_at
     s.summary, s.client, s.team = t.summary, t.client, t.team or s.team

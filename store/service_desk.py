@@ -37,7 +37,7 @@ def read_service_desk(db: Session, years: range) -> ServiceDesk:
     if block is not None:
         tz, country = block.timezone, block.country_holidays
         start, end = block.business_hours["start"], block.business_hours["end"]
-        extra = [date.fromisoformat(d) for d in block.closed_days]
+        extra = list(block.closed_days)
     else:
         cfg = db.get(CalendarConfig, 1)
         if cfg is None:

@@ -82,7 +82,7 @@ class DeskTicket:
     async def _handle(self, inp: DeskTicketInput) -> None:
         events, self.inbox = sorted(self.inbox, key=lambda e: e.order), []
         for event in events:
-            newer = self.ticket is None or event.ticket.updated_at > self.ticket.updated_at
+            newer = self.ticket is None or event.ticket.updated_at >= self.ticket.updated_at
             was = self.ticket
             if newer:
                 self.ticket = event.ticket

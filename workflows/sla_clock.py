@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ticket_context,
     )
     from domain.itsm import ItsmEvent, NewNote, Note, ServiceDeskTicket, TicketChange
-    from domain.service_desk import ServiceDesk, language_of
+    from domain.service_desk import ServiceDesk, language_of, route
     from domain.sla import Milestone
     from domain.sla_clock import (
         WORKFLOW_TYPE,
@@ -120,7 +120,8 @@ class SlaClock:
         """Slack, email to each technician, and a note on the ticket: the team must know."""
         s, desk, t = self._state, self._desk, self._ticket
         breach = m.percent == 100
-        team = desk.team_by_itsm_name(s.team) or desk.team(s.team)
+        # Before the routing is written back, the rules say which team it is.
+        team = desk.team_by_itsm_name(s.team) or route(desk, t)[0]
         what = "breached" if breach else f"at {m.percent} %"
         text = (
             f"SLA {m.target.value} target {what} on {t.itsm} ticket {t.id} "
@@ -137,44 +138,43 @@ class SlaClock:
                 Note,
             )
         ]
-        if team is not None:
+        work.append(
+            self._activity(
+                "post_slack",
+                SlackRequest(
+                    key=key,
+                    ticket_id=desk_ticket_key(s.itsm, s.ticket_id),
+                    channel=team.slack_channel,
+                    text=text,
+                ),
+                None,
+            )
+        )
+        lang = language_of(desk, t)
+        tz = desk.calendar.timezone
+        extra = {
+            **ticket_context(t, lang, tz),
+            **clock_context(s, lang, tz),
+            "target": m.target.value,
+            "percent": m.percent,
+            "team": team.name,
+        }
+        template = "sla_breach" if breach else "sla_warning"
+        for tech in team.technicians:
             work.append(
                 self._activity(
-                    "post_slack",
-                    SlackRequest(
-                        key=key,
+                    "send_email",
+                    EmailRequest(
+                        key=f"{key}:{tech.email}",
                         ticket_id=desk_ticket_key(s.itsm, s.ticket_id),
-                        channel=team.slack_channel,
-                        text=text,
+                        template=template,
+                        audience="team",
+                        to=str(tech.email),
+                        extra=extra,
                     ),
-                    None,
+                    EmailResult,
                 )
             )
-            lang = language_of(desk, t)
-            tz = desk.calendar.timezone
-            extra = {
-                **ticket_context(t, lang, tz),
-                **clock_context(s, lang, tz),
-                "target": m.target.value,
-                "percent": m.percent,
-                "team": team.name,
-            }
-            template = "sla_breach" if breach else "sla_warning"
-            for tech in team.technicians:
-                work.append(
-                    self._activity(
-                        "send_email",
-                        EmailRequest(
-                            key=f"{key}:{tech.email}",
-                            ticket_id=desk_ticket_key(s.itsm, s.ticket_id),
-                            template=template,
-                            audience="team",
-                            to=str(tech.email),
-                            extra=extra,
-                        ),
-                        EmailResult,
-                    )
-                )
         await asyncio.gather(*work)
 
     async def _write_back(self) -> None:

@@ -73,9 +73,10 @@ class DocStore:
         return n
 
     def clear(self) -> None:
+        """Forget every record; numbering goes on, as in a product whose data was purged
+        (a new ticket never reuses a number deskflow may have seen)."""
         with self._lock:
             self._db.execute("DELETE FROM doc")
-            self._db.execute("DELETE FROM counter")
 
     def close(self) -> None:
         with self._lock:

@@ -89,7 +89,7 @@ def seed_service_desk(sim_url: str) -> int:
     """Log a few demo tickets in the Halo stand-in if it has none (it keeps them across
     restarts); each one reaches deskflow through the webhook like a real one. Returns how
     many were logged."""
-    with httpx.Client(base_url=f"{sim_url}/_sim/halo", timeout=10) as http:
+    with httpx.Client(base_url=f"{sim_url}/_sim/halo", timeout=10, follow_redirects=True) as http:
         if http.get("/tickets").json():
             return 0
         for t in DEMO_DESK_TICKETS:

@@ -82,7 +82,7 @@ class SlaClock:
                 if not await self._wait(LINGER):
                     break
                 continue
-            if workflow.info().is_continue_as_new_suggested():
+            if workflow.info().is_continue_as_new_suggested() and not self.inbox:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(inp.model_copy(update={"resume": self.s}))
             wake = self.s.next_wakeup

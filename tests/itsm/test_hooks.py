@@ -150,3 +150,21 @@ async def test_a_lost_delivery_is_caught_by_the_catch_up(env, hooks, sim, worker
     assert s.responded_at == local(2026, 12, 7, 9, 45)
     await catch_up(2)
     await mail_settles(sim, key, expected, "a second catch-up sends nothing again")
+
+
+async def test_a_malformed_signal_is_dropped_and_the_clock_keeps_running(env, hooks, sim, worker):
+    await move_to(env, sim, local(2026, 12, 7, 9))
+    t = sim.halo.log_ticket("Clavier qui colle")
+    sla = env.client.get_workflow_handle(workflow_id("halo", str(t["id"])))
+    await until(lambda: clock(sla), lambda c: c.response_due is not None, "clock running")
+    for junk in ({"itsm": "halo", "ticket": None}, "not an event", {"itsm": "jira"}):
+        await sla.signal("ticket_event", junk)
+    s = await clock(sla)
+    assert s.response_due == local(2026, 12, 7, 13) and s.state == SlaState.running
+    desc = await sla.describe()
+    assert desc.status.name == "RUNNING"
+    # and it still takes the next good event
+    await move_to(env, sim, local(2026, 12, 7, 9, 20))
+    sim.halo.agent_reply(t["id"], "Essayez un autre port USB.")
+    s = await until(lambda: clock(sla), lambda c: c.responded_at is not None, "reply taken")
+    assert s.responded_at == local(2026, 12, 7, 9, 20)

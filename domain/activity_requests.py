@@ -95,7 +95,7 @@ class EmailRequest(Req):
     key: str
     ticket_id: str
     template: str
-    audience: Literal["customer", "mac_engineering", "approver"] = "customer"
+    audience: Literal["customer", "mac_engineering", "approver", "team"] = "customer"
     to: str | None = None
     ticket: TicketState | None = None
     extra: dict[str, Any] = {}

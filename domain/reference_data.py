@@ -32,6 +32,7 @@ from pydantic_core import ErrorDetails
 
 from domain.business_calendar import BusinessCalendar
 from domain.refresh import ApprovedModel, Approver, RefreshOptions
+from domain.service_desk import ServiceDeskSpec
 from domain.slot_generation import SlotRule, preference_problems
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -198,6 +199,7 @@ class ReferenceData(_Spec):
     support_teams: list[SupportTeamSpec] = Field(default_factory=list)
     refresh_configs: list[RefreshConfigSpec] = Field(default_factory=list)
     staff: list[StaffSpec] = Field(default_factory=list)
+    service_desk: ServiceDeskSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

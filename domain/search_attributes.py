@@ -10,6 +10,9 @@ CONFIG_ID = SearchAttributeKey.for_keyword("ConfigId")
 EXISTING_SERIAL = SearchAttributeKey.for_keyword("ExistingSerial")
 REPLACEMENT_SERIAL = SearchAttributeKey.for_keyword("ReplacementSerial")
 DAY1 = SearchAttributeKey.for_datetime("Day1")
+# SlaClock (seed 002): what is about to breach.
+SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
+SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 
 ALL = (
     REFRESH_STATUS,
@@ -20,4 +23,6 @@ ALL = (
     EXISTING_SERIAL,
     REPLACEMENT_SERIAL,
     DAY1,
+    SLA_STATE,
+    SLA_DUE_AT,
 )

@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     halo_base_url: str = "http://127.0.0.1:8090/halo/"
     halo_client_id: str = "deskflow"
     halo_client_secret: SecretStr = SecretStr("local-dev-secret")
+    halo_tenant: str | None = None  # hosted Halo: ?tenant=NAME on the token request
+
+    # The service desk's ITSM (seed 002): which adapter, its webhook's auth, the catch-up.
+    itsm: Literal["halo", "servicenow"] = "halo"
+    servicenow_base_url: str = "http://127.0.0.1:8090/servicenow/"
+    servicenow_user: str = "deskflow"
+    servicenow_password: SecretStr = SecretStr("local-dev-secret")
+    # How the ITSM authenticates its webhook to /hooks/{itsm}: basic ("user:password"),
+    # bearer (the token) or apikey ("Header-Name:value").
+    halo_webhook_auth: Literal["basic", "bearer", "apikey"] = "bearer"
+    halo_webhook_secret: SecretStr = SecretStr("local-dev-halo-hook")
+    servicenow_webhook_auth: Literal["basic", "bearer", "apikey"] = "basic"
+    servicenow_webhook_secret: SecretStr = SecretStr("servicenow:local-dev-sn-hook")
+    itsm_catch_up_minutes: int = Field(5, ge=1, le=60)
 
     public_url: str = "http://127.0.0.1:8000"
     temporal_ui_url: str = "http://127.0.0.1:8233"

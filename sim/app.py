@@ -17,12 +17,16 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from sim import halo as halo_sim
+from sim import servicenow as sn_sim
 from sim import slack as slack_sim
 from sim import smtp as smtp_sim
 from sim import tdx as tdx_sim
 from sim.slack import SlackSim
 from sim.smtp import MailStore, SmtpServer, bind_tcp_socket
 from sim.tdx import TdxSim
+
+HALO_DB, SN_DB = "sim-halo.db", "sim-servicenow.db"
 
 _INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>deskflow stand-ins</title></head>
@@ -32,11 +36,19 @@ _INDEX = """<!doctype html>
 <li><a href="/mailbox">Mailbox</a>: every email the product sent</li>
 <li><a href="/_sim/tdx/tickets">TDX tickets</a> and <a href="/_sim/tdx/calls">TDX calls</a></li>
 <li><a href="/_sim/slack/messages">Slack messages</a></li>
+<li><a href="/_sim/halo">HaloPSA console</a> and <a href="/_sim/servicenow">ServiceNow
+console</a>: log a ticket, see routing and due dates</li>
 <li><a href="/_sim/docs">API docs</a>: the simulated APIs and their test controls</li>
 </ul></body></html>"""
 
 
-def create_app(tdx: TdxSim, slack: SlackSim, mail: MailStore) -> FastAPI:
+def create_app(
+    tdx: TdxSim,
+    slack: SlackSim,
+    mail: MailStore,
+    halo: halo_sim.HaloSim | None = None,
+    servicenow: sn_sim.ServiceNowSim | None = None,
+) -> FastAPI:
     """The one HTTP app serving the TDX, Slack and mailbox stand-ins side by side."""
     app = FastAPI(
         title="deskflow stand-ins",
@@ -47,6 +59,13 @@ def create_app(tdx: TdxSim, slack: SlackSim, mail: MailStore) -> FastAPI:
     app.include_router(tdx_sim.build_router(tdx))
     app.include_router(slack_sim.build_router(slack))
     app.include_router(smtp_sim.build_router(mail))
+    if halo is not None:
+        app.include_router(halo_sim.build_router(halo))
+        app.add_exception_handler(halo_sim._Injected, halo_sim.injected_handler)
+    if servicenow is not None:
+        app.include_router(sn_sim.build_router(servicenow))
+        for exc, handler in sn_sim.exception_handlers().items():
+            app.add_exception_handler(exc, handler)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
@@ -99,6 +118,7 @@ class SimServer:
         tdx_web_services_key: str | None = None,
         slack_token: str | None = None,
         log_level: str = "warning",
+        data_dir: str | None = None,
     ) -> None:
         self.host = host
         self.http_port = http_port
@@ -114,7 +134,18 @@ class SimServer:
             token=slack_token or _env("SLACK_TOKEN", "xoxb-local-dev"), per_second=slack_per_second
         )
         self.mail = MailStore()
-        self.app = create_app(self.tdx, self.slack, self.mail)
+        # The ITSM stand-ins keep their records in data_dir (None: in memory, for tests).
+        self.halo = halo_sim.HaloSim(
+            client_id=_env("HALO_CLIENT_ID", "deskflow"),
+            client_secret=_env("HALO_CLIENT_SECRET", "local-dev-secret"),
+            path=f"{data_dir}/{HALO_DB}" if data_dir else ":memory:",
+        )
+        self.servicenow = sn_sim.ServiceNowSim(
+            user=_env("SERVICENOW_USER", "deskflow"),
+            password=_env("SERVICENOW_PASSWORD", "local-dev-secret"),
+            path=f"{data_dir}/{SN_DB}" if data_dir else ":memory:",
+        )
+        self.app = create_app(self.tdx, self.slack, self.mail, self.halo, self.servicenow)
         self._smtp = SmtpServer(self.mail, host, smtp_port)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -132,6 +163,14 @@ class SimServer:
         return f"{self.http_url}/slack/api/"
 
     @property
+    def halo_base_url(self) -> str:
+        return f"{self.http_url}/halo/"
+
+    @property
+    def servicenow_base_url(self) -> str:
+        return f"{self.http_url}/servicenow/"
+
+    @property
     def mailbox_url(self) -> str:
         return f"{self.http_url}/mailbox"
 
@@ -142,6 +181,21 @@ class SimServer:
     @property
     def smtp_port(self) -> int:
         return self._smtp.port
+
+    def point_webhooks(self, deskflow_url: str) -> None:
+        """Send both ITSMs' webhooks to deskflow's /hooks/{itsm}, authenticated the way
+        deskflow's settings expect (DESKFLOW_{HALO,SERVICENOW}_WEBHOOK_AUTH and _SECRET), as an
+        administrator would configure the products."""
+        root = deskflow_url.rstrip("/")
+        for name, sim, kind, secret in (
+            ("halo", self.halo, "bearer", "local-dev-halo-hook"),
+            ("servicenow", self.servicenow, "basic", "servicenow:local-dev-sn-hook"),
+        ):
+            auth = (
+                _env(f"{name.upper()}_WEBHOOK_AUTH", kind),
+                _env(f"{name.upper()}_WEBHOOK_SECRET", secret),
+            )
+            sim.webhook.configure(f"{root}/hooks/{name}", auth)
 
     async def start(self) -> None:
         sock = bind_tcp_socket(self.host, self.http_port)
@@ -166,6 +220,8 @@ class SimServer:
             raise
 
     async def stop(self) -> None:
+        await self.halo.webhook.aclose()
+        await self.servicenow.webhook.aclose()
         await self._smtp.astop()
         await self._stop_http()
 

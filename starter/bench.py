@@ -228,6 +228,12 @@ async def run_bench() -> int:
         from starter.bench_tdx import tdx_aims_met, tdx_batch_figures
 
         figures |= await tdx_batch_figures(env.client, settings)
+        from starter.bench_sla import bench_sla_clocks, bench_sla_math
+
+        figures |= bench_sla_math()
+        figures |= await bench_sla_clocks(
+            env.client, int(os.environ.get("DESKFLOW_BENCH_SLA_CLOCKS", "10000"))
+        )
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from starter.bench_web import bench_wizard_submit
 

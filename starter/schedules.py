@@ -3,6 +3,7 @@
 * `schedule-slot-generation` starts `GenerateScheduleSlots` every night at 00:30;
 * `slot-discovery` starts `DiscoverScheduleSlots` at 06:00 and 13:00;
 * `approver-digest` starts `ApproverDigest` on Fridays at 07:00;
+* `itsm-catch-up` starts `ItsmCatchUp` every `DESKFLOW_ITSM_CATCH_UP_MINUTES` (5);
 
 all in the calendar's time zone (`DESKFLOW_TIMEZONE`, America/Detroit), so the wall-clock
 times hold across DST. Registering is idempotent: an existing schedule is updated to this
@@ -22,6 +23,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -30,6 +32,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from domain.desk_messages import CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW, CatchUpInput
 from domain.scheduled_jobs import (
     DIGEST_SCHEDULE_ID,
     DIGEST_WORKFLOW,
@@ -88,6 +91,25 @@ def schedule_definitions(settings: Settings) -> dict[str, Schedule]:
             ApproverDigestInput(timezone=settings.timezone),
             _at([7], day_of_week=TEMPORAL_FRIDAY),
             timedelta(hours=12),
+        ),
+        # seed 002: a lost ITSM webhook is caught within minutes, not never.
+        CATCH_UP_SCHEDULE_ID: Schedule(
+            action=ScheduleActionStartWorkflow(
+                CATCH_UP_WORKFLOW,
+                CatchUpInput(itsm=settings.itsm),
+                id=f"{CATCH_UP_WORKFLOW}-run",
+                task_queue=settings.task_queue,
+                execution_timeout=timedelta(minutes=30),
+            ),
+            spec=ScheduleSpec(
+                time_zone_name=settings.timezone,
+                intervals=[
+                    ScheduleIntervalSpec(every=timedelta(minutes=settings.itsm_catch_up_minutes))
+                ],
+            ),
+            policy=SchedulePolicy(
+                overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=10)
+            ),
         ),
     }
 

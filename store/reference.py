@@ -38,7 +38,15 @@ from domain.reference_data import (
 from domain.refresh import ConfigView
 from store.config_history import LOADER, save_config
 from store.staff_sessions import revoke_all
-from store.tables import Base, CalendarConfig, RefreshConfig, SlotPreference, StaffUser, SupportTeam
+from store.tables import (
+    Base,
+    CalendarConfig,
+    RefreshConfig,
+    ServiceDeskConfig,
+    SlotPreference,
+    StaffUser,
+    SupportTeam,
+)
 
 # scrypt cost: 2**14 x 8 uses 16 MiB and ~50 ms per hash, the usual interactive-login setting.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _SCRYPT_LEN = 2**14, 8, 1, 32
@@ -118,7 +126,14 @@ class KindCounts:
     deleted: int = 0
 
 
-KINDS = ("calendar", "support_teams", "slot_preferences", "refresh_configs", "staff")
+KINDS = (
+    "calendar",
+    "support_teams",
+    "slot_preferences",
+    "refresh_configs",
+    "staff",
+    "service_desk",
+)
 
 
 @dataclass
@@ -444,6 +459,9 @@ def load_reference_data(
         if before is not None and (user.password_hash != before[0] or user.disabled):
             # A new password or a disabled account ends every session of the user at once.
             revoke_all(session, user.username, datetime.now(UTC))
+    if data.service_desk is not None:
+        spec = data.service_desk.model_dump(mode="json")
+        _upsert(session, ServiceDeskConfig, 1, {"id": 1, "spec": spec}, counts["service_desk"])
     session.flush()
     return report
 

@@ -435,3 +435,61 @@ class TicketConfigLoad(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     config_id: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- the service desk around the refresh (seed 002) -------------------------------------------
+
+
+class ServiceDeskConfig(Base):
+    """The `service_desk:` block of the reference data, whole (read whole, replaced whole)."""
+
+    __tablename__ = "service_desk_config"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SlaClockRow(Base):
+    """Projection of an SlaClock workflow for the staff console's "Tickets under SLA"."""
+
+    __tablename__ = "sla_clock"
+
+    itsm: Mapped[str] = mapped_column(String(20), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    team: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    response_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_left_s: Mapped[int | None] = mapped_column(Integer)
+    resolution_left_s: Mapped[int | None] = mapped_column(Integer)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ItsmDelivery(Base):
+    """A webhook delivery already taken in: a repeat of the same delivery is answered, not
+    delivered again."""
+
+    __tablename__ = "itsm_delivery"
+    __table_args__ = (UniqueConstraint("itsm", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    itsm: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ItsmWatermark(Base):
+    """How far the `itsm-catch-up` poll has read each ITSM's changes."""
+
+    __tablename__ = "itsm_watermark"
+
+    itsm: Mapped[str] = mapped_column(String(20), primary_key=True)
+    watermark: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -14,5 +14,7 @@ def settings_for(sim: SimServer, base: Settings | None = None) -> Settings:
             "slack_base_url": sim.slack_base_url,
             "smtp_host": sim.smtp_host,
             "smtp_port": sim.smtp_port,
+            "halo_base_url": sim.halo_base_url,
+            "servicenow_base_url": sim.servicenow_base_url,
         }
     )

@@ -24,7 +24,17 @@ from operations import telemetry
 from operations.deployment_checks import prepare_process
 from operations.errors import FieldError, from_request_errors
 from operations.payload_codec import EncryptionCodec
-from web import api, auth, codec, health, pages_approver, pages_customer, pages_staff
+from web import (
+    api,
+    auth,
+    codec,
+    health,
+    hooks,
+    pages_approver,
+    pages_customer,
+    pages_sla,
+    pages_staff,
+)
 from web.config import WebSettings
 from web.deps import SignInRequired, WebApp, wants_json
 
@@ -103,6 +113,8 @@ def create_app(
         pages_approver.router,
         pages_staff.router,
         health.router,
+        pages_sla.router,
+        hooks.router,
     ):
         app.include_router(router)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
+from domain.desk_messages import CATCH_UP_SCHEDULE_ID
 from domain.scheduled_jobs import (
     DIGEST_SCHEDULE_ID,
     DISCOVERY_SCHEDULE_ID,
@@ -15,7 +16,7 @@ from operations.temporal_client import data_converter
 from starter.dev_server import temporal_binary
 from starter.schedules import register_schedules
 
-IDS = [GENERATION_SCHEDULE_ID, DISCOVERY_SCHEDULE_ID, DIGEST_SCHEDULE_ID]
+IDS = [GENERATION_SCHEDULE_ID, DISCOVERY_SCHEDULE_ID, DIGEST_SCHEDULE_ID, CATCH_UP_SCHEDULE_ID]
 
 
 def hours(desc) -> list[tuple[list[int], list[int], list[int]]]:
@@ -49,7 +50,10 @@ async def test_register_creates_then_updates_keeping_pause(settings):
             "GenerateScheduleSlots",
             "DiscoverScheduleSlots",
             "ApproverDigest",
+            "ItsmCatchUp",
         ]
+        [every] = descs[CATCH_UP_SCHEDULE_ID].schedule.spec.intervals
+        assert every.every.total_seconds() == 5 * 60
         everyday = list(range(7))
         assert hours(descs[GENERATION_SCHEDULE_ID]) == [([0], [30], everyday)]
         assert hours(descs[DISCOVERY_SCHEDULE_ID]) == [([6, 13], [0], everyday)]

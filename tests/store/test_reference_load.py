@@ -55,6 +55,7 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "slot_preferences": (12, 0, 0, 0),
         "refresh_configs": (4, 0, 0, 0),
         "staff": (4, 0, 0, 0),
+        "service_desk": (1, 0, 0, 0),
     }
     assert first.changed
     rows_after_first = _row_counts(engine)
@@ -67,6 +68,7 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "slot_preferences": (0, 0, 12, 0),
         "refresh_configs": (0, 0, 4, 0),
         "staff": (0, 0, 4, 0),
+        "service_desk": (0, 0, 1, 0),
     }
     assert _row_counts(engine) == rows_after_first
     assert "support_teams: 0 created, 0 updated, 3 unchanged" in str(second)

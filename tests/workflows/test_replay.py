@@ -42,6 +42,8 @@ MAIN_PATHS = {
     # An edited config reloaded by a running ticket (the `config-reload` patch).
     "config_reload_approved",
     "system_lookup",
+    "sla_clock_halo",
+    "service_desk_ticket_halo",
 }
 
 

@@ -1,0 +1,78 @@
+"""HTTP answers of an ITSM turned into the port's errors, and those into Temporal retries.
+
+Both adapters share this: a 429 becomes `ItsmRateLimited` carrying the product's
+`Retry-After`, which `itsm_errors` hands Temporal as `next_retry_delay` (the way TDX's 429 is
+waited out); a 5xx or a dropped connection is retried with the activity's backoff; 400, 401
+and 403 are the caller's fault and are not retried.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from typing import ParamSpec, TypeVar
+
+import httpx
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from domain.itsm import ItsmError, ItsmNotFound, ItsmRateLimited
+
+P = ParamSpec("P")
+R = TypeVar("R")
+FALLBACK_RETRY_AFTER = 30.0
+
+
+def retry_after(response: httpx.Response) -> float:
+    """Seconds from `Retry-After` (seconds or an HTTP date); 30 s when absent or unreadable."""
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(float(value), 1.0)
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max((parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds(), 1.0)
+    except (TypeError, ValueError):
+        return FALLBACK_RETRY_AFTER
+
+
+def raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    if response.status_code == 429:
+        raise ItsmRateLimited(retry_after(response))
+    try:
+        body = response.json()
+        message = str(body.get("error") if isinstance(body, dict) else body)[:500]
+    except ValueError:
+        message = response.text[:500] or response.reason_phrase
+    if response.status_code == 404:
+        raise ItsmNotFound(message)
+    raise ItsmError(response.status_code, message)
+
+
+def itsm_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn the ITSM's answers into Temporal retry decisions."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except ItsmRateLimited as e:
+            raise ApplicationError(
+                "ITSM rate limit",
+                type="ItsmRateLimited",
+                next_retry_delay=timedelta(seconds=e.retry_after_seconds),
+                category=ApplicationErrorCategory.BENIGN,
+            ) from e
+        except ItsmError as e:
+            raise ApplicationError(
+                str(e), type="ItsmError", non_retryable=e.status in (400, 401, 403)
+            ) from e
+        except httpx.TransportError as e:
+            raise ApplicationError(f"ITSM unreachable: {type(e).__name__}", type="ItsmDown") from e
+
+    return wrapper

@@ -1,0 +1,274 @@
+"""What the HaloPSA and ServiceNow stand-ins share: a SQLite document store that survives a
+restart, injected faults, and an outbound webhook sender that retries and can lose deliveries.
+
+The two products differ in paths, auth and JSON, which live in `sim.halo` and
+`sim.servicenow`; both keep records in SQLite (`path=":memory:"` for throwaway tests, a file
+for `make run`, so tickets logged by hand are still there after a restart), answer injected
+faults before the real endpoint (429 with `Retry-After`, 5xx, slow answers), and deliver
+webhooks the way the products do: POSTed from a background task, retried with backoff when
+the receiver fails, and dropped on request (`lose_next_deliveries`) to prove the catch-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DocStore:
+    """JSON documents by (kind, id) in one SQLite file; thread-safe, one connection."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=wal")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS doc (kind TEXT, id TEXT, body TEXT, "
+                "PRIMARY KEY (kind, id))"
+            )
+            self._db.execute("CREATE TABLE IF NOT EXISTS counter (kind TEXT PRIMARY KEY, n INT)")
+
+    def put(self, kind: str, doc_id: str | int, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO doc VALUES (?, ?, ?)", (kind, str(doc_id), json.dumps(body))
+            )
+
+    def get(self, kind: str, doc_id: str | int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM doc WHERE kind = ? AND id = ?", (kind, str(doc_id))
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM doc WHERE kind = ?", (kind,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def next_id(self, kind: str, start: int = 1) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT n FROM counter WHERE kind = ?", (kind,)).fetchone()
+            n = (row[0] if row else start - 1) + 1
+            self._db.execute("INSERT OR REPLACE INTO counter VALUES (?, ?)", (kind, n))
+        return n
+
+    def clear(self) -> None:
+        """Forget every record; numbering goes on, as in a product whose data was purged
+        (a new ticket never reuses a number deskflow may have seen)."""
+        with self._lock:
+            self._db.execute("DELETE FROM doc")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Fault(BaseModel):
+    """The next `count` calls matching `method` and `path` (a regex) misbehave: `status`
+    429 (with `Retry-After: retry_after`), a 5xx, or "timeout" (sleep `delay`, then answer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "*"
+    path: str = ".*"
+    status: int | Literal["timeout"] = 500
+    count: int | None = 1
+    delay: float = 5.0
+    retry_after: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method.upper()) and re.search(self.path, path) is not None
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.rules: list[Fault] = []
+
+    def add(self, **kwargs: Any) -> Fault:
+        fault = Fault(**kwargs)
+        self.rules.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        for fault in self.rules:
+            if fault.matches(method, path):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.rules.remove(fault)
+                return fault
+        return None
+
+    async def answer(self, request: Request, error: Callable[[int, str], Response]):
+        """An injected answer for this request, or None to let the endpoint answer."""
+        fault = self.take(request.method, request.url.path)
+        if fault is None:
+            return None
+        if fault.status == "timeout":
+            await request.body()
+            await asyncio.sleep(fault.delay)
+            return None
+        response = error(fault.status, "Simulated failure.")
+        if fault.status == 429:
+            response.headers["Retry-After"] = str(fault.retry_after)
+        return response
+
+
+def json_error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+@dataclass
+class Delivery:
+    """One webhook POST the stand-in made or will make."""
+
+    id: str
+    body: dict[str, Any]
+    attempts: int = 0
+    statuses: list[int] = field(default_factory=list)
+    lost: bool = False
+    delivered: bool = False
+
+
+class WebhookSender:
+    """POSTs deliveries to the configured URL in order, retrying failures with backoff.
+
+    `auth` is how the product was configured to authenticate: ("basic", "user:pass"),
+    ("bearer", token) or ("apikey", "Header-Name:value"). `lose_next(n)` drops the next n
+    deliveries silently, as a product that gave up or a network that ate them.
+    """
+
+    def __init__(self, retries: int = 5, backoff: float = 0.2) -> None:
+        self.url: str | None = None
+        self.auth: tuple[str, str] | None = None
+        self.retries = retries
+        self.backoff = backoff
+        self.log: list[Delivery] = []
+        self._lose = 0
+        self._queue: asyncio.Queue[Delivery] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.paused = False
+
+    def configure(self, url: str | None, auth: tuple[str, str] | None) -> None:
+        self.url, self.auth = url, auth
+
+    def lose_next(self, n: int = 1) -> None:
+        self._lose += n
+
+    def headers(self) -> dict[str, str]:
+        if self.auth is None:
+            return {}
+        kind, value = self.auth
+        if kind == "basic":
+            import base64
+
+            return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
+        if kind == "bearer":
+            return {"Authorization": f"Bearer {value}"}
+        name, _, secret = value.partition(":")
+        return {name: secret}
+
+    def send(self, body: dict[str, Any]) -> Delivery:
+        delivery = Delivery(id=str(uuid.uuid4()), body=body)
+        self.log.append(delivery)
+        if self._lose:
+            self._lose -= 1
+            delivery.lost = True
+            return delivery
+        if self.url is None:
+            return delivery
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._queue.put_nowait(delivery)
+        return delivery
+
+    def resend(self, delivery_id: str) -> Delivery:
+        """Deliver an earlier delivery again, as the product does after an unclear answer."""
+        old = next(d for d in self.log if d.id == delivery_id)
+        again = Delivery(id=old.id, body=old.body)
+        self.log.append(again)
+        assert self._queue is not None
+        self._queue.put_nowait(again)
+        return again
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every queued delivery was attempted to the end."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self._queue is not None and (self._queue.qsize() or self._busy):
+            if loop.time() > end:
+                raise TimeoutError("webhook deliveries still pending")
+            await asyncio.sleep(0.02)
+
+    _busy = False
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            while True:
+                delivery = await self._queue.get()
+                self._busy = True
+                try:
+                    await self._deliver(http, delivery)
+                finally:
+                    self._busy = False
+
+    async def _deliver(self, http: httpx.AsyncClient, delivery: Delivery) -> None:
+        for attempt in range(self.retries):
+            delivery.attempts += 1
+            try:
+                r = await http.post(
+                    self.url or "",
+                    json=delivery.body,
+                    headers={**self.headers(), "X-Delivery-Id": delivery.id},
+                )
+                delivery.statuses.append(r.status_code)
+                if r.status_code < 500 and r.status_code != 429:
+                    delivery.delivered = r.status_code < 300
+                    return
+            except httpx.HTTPError:
+                delivery.statuses.append(0)
+            await asyncio.sleep(self.backoff * 2**attempt)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+        self._queue = None
+
+
+@contextlib.contextmanager
+def frozen_clock(sim: Any, moment: datetime) -> Iterator[None]:
+    """Run stand-in actions as if at `moment` (tests align it with Temporal's test clock)."""
+    before = sim.clock
+    sim.clock = lambda: moment
+    try:
+        yield
+    finally:
+        sim.clock = before

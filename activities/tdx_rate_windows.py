@@ -97,9 +97,10 @@ class RateWindows:
         if reset_at <= answered:
             return
         window = self._windows.get(key)
+        # One window's ends differ by less than the header's one-second granularity; a later
+        # window ends a whole window later (windows are assumed longer than 2 s).
         same = window is not None and (
-            window.reset_at == math.inf
-            or abs(window.reset_at - reset_at) < min(1.0, self.window_seconds / 2)
+            window.reset_at == math.inf or abs(window.reset_at - reset_at) < 1.0
         )
         if window is None or not same and reset_at > window.reset_at:
             self._windows[key] = _Window(limit, remaining, reset_at)

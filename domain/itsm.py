@@ -139,6 +139,7 @@ class TicketAction(_Model):
     by: Short = ""
     text: Long = ""
     to_user: bool = False
+    time: TimeEntry | None = None  # the action's time entry (Halo timetaken/chargerate)
 
 
 class ItsmEvent(_Model):
@@ -179,6 +180,7 @@ class TicketChange(_Model):
 
     key: Short
     ticket_id: TicketRef
+    kind: TicketKind | None = None
     status: TicketStatus | None = None
     priority: Short | None = None
     team: Short | None = None

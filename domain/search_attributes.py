@@ -26,3 +26,9 @@ ALL = (
     SLA_STATE,
     SLA_DUE_AT,
 )
+# ProvisioningIntake (seed 000): where each Halo provisioning ticket is, and whose it is.
+PROVISIONING_STATUS = SearchAttributeKey.for_keyword("ProvisioningStatus")
+PROVISIONING_SUBCATEGORY = SearchAttributeKey.for_keyword("ProvisioningSubcategory")
+PROVISIONING_ANALYST = SearchAttributeKey.for_keyword("ProvisioningAnalyst")
+HALO_TICKET_ID = SearchAttributeKey.for_keyword("HaloTicketId")
+ALL = (*ALL, PROVISIONING_STATUS, PROVISIONING_SUBCATEGORY, PROVISIONING_ANALYST, HALO_TICKET_ID)

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     temporal_ui_url: str = "http://127.0.0.1:8233"
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     codec_keys: SecretStr | None = None  # "keyid:base64key,..." first one encrypts
+    # Exhibit A passwords at rest (provisioning): same "keyid:base64key,..." form; first
+    # encrypts, all decrypt; unset = a key derived from secret_key (dev only).
+    at_rest_keys: SecretStr | None = None
 
     @property
     def tdx_task_queue(self) -> str:

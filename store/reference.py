@@ -37,6 +37,7 @@ from domain.refresh import ConfigView
 from store.tables import (
     Base,
     CalendarConfig,
+    ProvisioningConfig,
     RefreshConfig,
     ServiceDeskConfig,
     SlotPreference,
@@ -129,6 +130,7 @@ KINDS = (
     "refresh_configs",
     "staff",
     "service_desk",
+    "provisioning",
 )
 
 
@@ -439,6 +441,9 @@ def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
     if data.service_desk is not None:
         spec = data.service_desk.model_dump(mode="json")
         _upsert(session, ServiceDeskConfig, 1, {"id": 1, "spec": spec}, counts["service_desk"])
+    if data.provisioning is not None:
+        spec = data.provisioning.model_dump(mode="json")
+        _upsert(session, ProvisioningConfig, 1, {"id": 1, "spec": spec}, counts["provisioning"])
     session.flush()
     return report
 

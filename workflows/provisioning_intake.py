@@ -336,15 +336,16 @@ class ProvisioningIntake:
         )
 
     async def _finish(self, by: str) -> None:
+        """Closed: deskflow's copy of the passwords is erased, then the ticket is done."""
         s = self._state
-        s.status, s.closed_at = Status.closed, workflow.now()
-        self._audit(by, "closed", "")
         await self._activity(
             "provisioning_erase_secrets", EraseSecrets(halo_ticket_id=s.halo_ticket_id)
         )
         if s.details is not None:
             s.details = s.details.model_copy(update={"passwords_recorded": False})
+        self._audit(by, "closed", "")
         self._audit("deskflow", "passwords erased", "")
+        s.status, s.closed_at = Status.closed, workflow.now()
 
     # ----- reminders ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from store.reference import load_reference_file
 from store.tables import (
     Audit,
     EmailLog,
+    ItsmDelivery,
     ProvisioningSecret,
     ProvisioningTicket,
     ProvisioningTime,
@@ -33,10 +34,11 @@ async def halo(hooks: str, prov_loaded: None, db_url: str) -> str:  # noqa: F811
     """The web app's URL, with Halo's webhooks delivered to it and provisioning loaded.
 
     The Halo stand-in numbers tickets from 1001 again in every test, so the rows and email
-    log of earlier tests' tickets are cleared first (the same ids would look already done).
+    log and webhook deliveries of earlier tests' tickets are cleared first (the same ids
+    and bodies would look already done).
     """
     with session_factory(make_engine(db_url)).begin() as db:
-        for table in (ProvisioningSecret, ProvisioningTicket, ProvisioningTime):
+        for table in (ProvisioningSecret, ProvisioningTicket, ProvisioningTime, ItsmDelivery):
             db.execute(delete(table))
         db.execute(delete(Audit).where(Audit.ticket_id.like("provisioning-%")))
         db.execute(delete(EmailLog).where(EmailLog.ticket_id.like("provisioning-%")))

@@ -96,7 +96,9 @@ async def test_sd_time_made_in_halo_is_flagged_once(env, halo, sim, worker):
 
     # The same delivery again (Halo's retry) is answered "duplicate"; the catch-up poll
     # brings the same action under another delivery id: still one note, one email.
-    delivery = next(d for d in sim.halo.webhook.log if (d.body.get("action") or {}).get("timetaken"))
+    delivery = next(
+        d for d in sim.halo.webhook.log if (d.body.get("action") or {}).get("timetaken")
+    )
     sim.halo.webhook.resend(delivery.id)
     await sim.halo.webhook.idle()
     result = await catch_up(env, worker)

@@ -94,7 +94,9 @@ async def test_passwords_are_nowhere_in_the_clear(env, halo, sim, settings, capl
         assert [(a.actor, a.action, a.detail) for a in audits] == [
             ("alex", "password revealed", {"field": "domain_password"})
         ]
-    db_dump = "\n".join(sqlite3.connect(settings.database_url.removeprefix("sqlite:///")).iterdump())
+    db_dump = "\n".join(
+        sqlite3.connect(settings.database_url.removeprefix("sqlite:///")).iterdump()
+    )
     assert not _leaks(db_dump.encode())
 
     sim.halo.log_time(tid, 2, PI, agent="Alex Analyst")

@@ -163,3 +163,13 @@ def first_business_day(calendar: BusinessCalendar, year: int, month: int) -> dat
     """The month's first business day (the gauge email goes out that morning)."""
     first = date(year, month, 1)
     return first if calendar.is_business_day(first) else calendar.next_business_day(first)
+
+
+def report_month(calendar: BusinessCalendar, today: date, forced: str | None) -> str | None:
+    """Which month the monthly email reports today: `forced`, else last month on the
+    month's first business day, else none (the schedule also fires on days 2-7)."""
+    if forced is not None:
+        return forced
+    if today != first_business_day(calendar, today.year, today.month):
+        return None
+    return previous_month(today)

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
 
     from domain.activity_requests import EmailRequest, EmailResult
     from domain.provisioning import REPORT_WORKFLOW, ReportInput, ReportRequest, Setup
-    from domain.provisioning_gauge import Gauge, first_business_day, previous_month
+    from domain.provisioning_gauge import Gauge, report_month
 
 SHORT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
@@ -35,11 +35,9 @@ class ProvisioningComplianceReport:
             retry_policy=RETRY,
         )
         today = setup.calendar._local(workflow.now()).date()
-        month = inp.month
+        month = report_month(setup.calendar, today, inp.month)
         if month is None:
-            if today != first_business_day(setup.calendar, today.year, today.month):
-                return None
-            month = previous_month(today)
+            return None
         gauge = await workflow.execute_activity(
             "provisioning_compliance",
             ReportRequest(month=month, key=f"provisioning-compliance:{month}"),

@@ -31,7 +31,9 @@ NOW = local(2026, 12, 7, 9)
 MARK = "Zq9#"  # no refusal message contains it, so finding it means a value was echoed
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 passwords = st.text(min_size=1, max_size=60).map(lambda t: MARK + t)
@@ -162,7 +164,9 @@ async def test_fuzzed_updates_and_signals_never_fail_the_workflow(env, halo, sim
     s = await h.query("state", result_type=IntakeState)
     assert s is not None and s.halo_ticket_id == str(t["id"])
     history = await h.fetch_history()
-    failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    failed = [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
     assert failed == [], failed[0] if failed else None
     desc = await h.describe()
     assert desc.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)

@@ -35,6 +35,7 @@ from temporalio.client import (
 )
 
 from domain.desk_messages import CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW, CatchUpInput
+from domain.provisioning import REPORT_SCHEDULE_ID, REPORT_WORKFLOW, ReportInput
 from domain.scheduled_jobs import (
     DIGEST_SCHEDULE_ID,
     DIGEST_WORKFLOW,
@@ -46,7 +47,6 @@ from domain.scheduled_jobs import (
     DiscoverSlotsInput,
     GenerateSlotsInput,
 )
-from domain.provisioning import REPORT_SCHEDULE_ID, REPORT_WORKFLOW, ReportInput
 from domain.settings import Settings
 
 TEMPORAL_FRIDAY = 5  # Temporal's day_of_week counts from Sunday = 0

@@ -21,6 +21,7 @@ from store import provisioning as prov_store
 from store.db import make_engine, session_factory
 from tests.itsm.helpers import local, move_to
 from tests.provisioning.test_web import bearer
+from tests.workflows.helpers import save_history
 
 ANALYSTS = ["alex", "blair", "chris", "dana"]
 TYPES = ["Provisioning and Imaging"] * 6 + ["SD - Remote Support", "SD – Remote support – BH"]
@@ -125,6 +126,7 @@ async def test_gauge_matches_an_independent_count(env, halo, sim, settings, work
             )
         assert run is not None and run.month == "2026-12"
         assert run.overall == gauge.overall
+    await save_history(env.client.get_workflow_handle("report-None"), "provisioning_report")
     [mail] = sim.mail.find(template="provisioning_compliance")
     assert mail.envelope_to == ["morgan.manager@example.org"]
     assert f"{gauge.overall.percent} %" in mail.subject

@@ -32,6 +32,7 @@ from tests.provisioning.helpers import (
     wait_halo,
     wait_state,
 )
+from tests.workflows.helpers import save_history
 
 FIELD_IDS = range(201, 215)
 
@@ -118,6 +119,7 @@ async def test_scenario_1_category_7_to_8a_to_close(env, halo, sim, settings):
     # Not twice: it is no longer in procurement.
     assert "procurement" in await refused(h, "equipment_received", {"by": PAT.model_dump()})
     await provision_and_close(env, sim, settings, tid)
+    await save_history(h, "provisioning_7_to_8a_closed")
 
 
 async def test_scenario_2_category_8b_opened_in_halo(env, halo, sim, settings):
@@ -173,6 +175,7 @@ async def test_scenario_4_8d_reminded_until_confirmed_c(env, halo, sim, settings
     await move_to(env, sim, local(2026, 12, 16, 9))
     assert (await wait_state(h, lambda s: True, "state")).reminders_sent == 2
     await provision_and_close(env, sim, settings, tid)
+    await save_history(h, "provisioning_8d_reminded_closed")
 
 
 async def test_repair_is_an_incident_with_sd_time(env, halo, sim, settings):

@@ -37,6 +37,9 @@ MAIN_PATHS = {
     "generate_schedule_slots",
     "discover_schedule_slots",
     "approver_digest",
+    "provisioning_7_to_8a_closed",
+    "provisioning_8d_reminded_closed",
+    "provisioning_report",
 }
 
 

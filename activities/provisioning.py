@@ -32,7 +32,6 @@ from domain.provisioning import (
 from domain.provisioning_gauge import Gauge
 from domain.settings import Settings
 from store import provisioning as prov_store
-from store import service_desk as desk_store
 from store.secret_box import SecretBox
 
 
@@ -63,13 +62,13 @@ class ProvisioningActivities:
         def read() -> Setup:
             year = datetime.now(UTC).year
             with self.sessions() as db:
-                desk = desk_store.read_service_desk(db, range(year - 1, year + 3))
+                calendar = prov_store.read_calendar(db, range(year - 1, year + 3))
                 spec = prov_store.read_spec(db)
-            return Setup(calendar=desk.calendar, spec=spec, work_types=[])
+            return Setup(calendar=calendar, spec=spec, work_types=[])
 
         try:
             setup = await asyncio.to_thread(read)
-        except (desk_store.NoServiceDesk, prov_store.NoProvisioning) as e:
+        except prov_store.NoProvisioning as e:
             # Retried: an operator loading the reference data lets the tickets go on.
             raise ApplicationError(str(e), type="NoProvisioning") from e
         types = [WorkType(**w) for w in await self._halo.work_types()]

@@ -28,7 +28,6 @@ from domain.provisioning import (
 from domain.provisioning_gauge import Gauge
 from operations.errors import FieldError
 from store import provisioning as prov_store
-from store import service_desk as desk_store
 from store.secret_box import SecretBox, SecretUnreadable
 
 UPDATES = (
@@ -51,9 +50,9 @@ def actor(username: str, name: str, email: str, roles: frozenset[str]) -> Actor:
 def check_exhibit(db: Session, draft: dict[str, Any], now: datetime | None = None) -> None:
     """FieldError (422) with every field's problem, or nothing if the draft is valid."""
     now = now or datetime.now(UTC)
-    desk = desk_store.read_service_desk(db, range(now.year - 1, now.year + 3))
+    calendar = prov_store.read_calendar(db, range(now.year - 1, now.year + 3))
     try:
-        validate_exhibit(ExhibitDraft.model_validate(draft), desk.calendar, now)
+        validate_exhibit(ExhibitDraft.model_validate(draft), calendar, now)
     except ExhibitInvalid as e:
         errors = dict(e.problems)
         first, message = e.problems[0]

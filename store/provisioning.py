@@ -3,12 +3,14 @@ Exhibit A passwords (with reveal audits and key rotation) and the time entries o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from domain.business_calendar import BusinessCalendar
+from domain.holiday_dates import closed_dates_for
 from domain.provisioning import (
     SECRET_FIELDS,
     ExhibitA,
@@ -17,9 +19,11 @@ from domain.provisioning import (
     TimeRecord,
 )
 from domain.provisioning_gauge import Gauge, GaugeEntry, GaugeTicket, compute_gauge, month_bounds
+from store import service_desk as desk_store
 from store.secret_box import SecretBox
 from store.tables import (
     Audit,
+    CalendarConfig,
     ProvisioningConfig,
     ProvisioningSecret,
     ProvisioningTicket,
@@ -36,6 +40,29 @@ def read_spec(db: Session) -> ProvisioningSpec:
     if row is None:
         raise NoProvisioning("no provisioning block loaded: run `deskflow load` with one")
     return ProvisioningSpec.model_validate(row.spec)
+
+
+def read_calendar(db: Session, years: range) -> BusinessCalendar:
+    """The service desk's calendar if one is loaded, else the main calendar: provisioning
+    works on a deployment that has no SLA desk configured."""
+    try:
+        return desk_store.read_service_desk(db, years).calendar
+    except desk_store.NoServiceDesk:
+        pass
+    cfg = db.get(CalendarConfig, 1)
+    if cfg is None:
+        raise NoProvisioning("no calendar loaded: run `deskflow load` first")
+    return BusinessCalendar(
+        timezone=cfg.timezone,
+        day_start=time.fromisoformat(cfg.business_start),
+        day_end=time.fromisoformat(cfg.business_end),
+        closed_dates=closed_dates_for(
+            cfg.country_holidays,
+            None,
+            years,
+            [date.fromisoformat(str(d)) for d in cfg.closed_days or []],
+        ),
+    )
 
 
 def audit_ticket_id(halo_ticket_id: str) -> str:

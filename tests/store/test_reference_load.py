@@ -54,7 +54,9 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (3, 0, 0, 0),
         "slot_preferences": (12, 0, 0, 0),
         "refresh_configs": (4, 0, 0, 0),
-        "staff": (4, 0, 0, 0),
+        "staff": (9, 0, 0, 0),
+        "service_desk": (0, 0, 0, 0),
+        "provisioning": (1, 0, 0, 0),
     }
     assert first.changed
     rows_after_first = _row_counts(engine)
@@ -66,7 +68,9 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (0, 0, 3, 0),
         "slot_preferences": (0, 0, 12, 0),
         "refresh_configs": (0, 0, 4, 0),
-        "staff": (0, 0, 4, 0),
+        "staff": (0, 0, 9, 0),
+        "service_desk": (0, 0, 0, 0),
+        "provisioning": (0, 0, 1, 0),
     }
     assert _row_counts(engine) == rows_after_first
     assert "support_teams: 0 created, 0 updated, 3 unchanged" in str(second)

@@ -34,6 +34,9 @@ def ensure_env_file(path: Path = ROOT / ".env") -> None:
     if "DESKFLOW_CODEC_KEYS" not in existing:
         key = base64.b64encode(secrets.token_bytes(32)).decode()
         lines.append(f"DESKFLOW_CODEC_KEYS=dev1:{key}")
+    if "DESKFLOW_AT_REST_KEYS" not in existing:  # Exhibit A passwords at rest (provisioning)
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        lines.append(f"DESKFLOW_AT_REST_KEYS=rest1:{key}")
     if lines:
         with path.open("a") as f:
             f.write("".join(f"{line}\n" for line in lines))
@@ -72,7 +75,11 @@ def run_dev(demo: bool = True) -> None:
         py = sys.executable
         procs.append(
             subprocess.Popen(
-                [py, "-m", "sim", "--http-port", str(SIM_PORT), "--smtp-port", str(SMTP_PORT)]
+                [
+                    *(py, "-m", "sim", "--http-port", str(SIM_PORT)),
+                    *("--smtp-port", str(SMTP_PORT)),
+                    *("--hook-url", f"http://127.0.0.1:{WEB_PORT}"),  # Halo/ServiceNow webhooks
+                ]
             )
         )
         wait_for_port("127.0.0.1", SIM_PORT)

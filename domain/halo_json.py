@@ -159,6 +159,8 @@ def halo_update(change: TicketChange) -> dict[str, Any]:
         out["agent_id"] = int(change.agent)
     if change.category is not None:
         out["category_1"] = change.category
+    if change.category_id is not None:
+        out["categoryid_1"] = change.category_id
     if change.respond_by is not None:
         out["respondbydate"] = format_time(change.respond_by)
     if change.fix_by is not None:

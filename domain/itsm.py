@@ -186,6 +186,7 @@ class TicketChange(_Model):
     team: Short | None = None
     agent: Short | None = None
     category: Short | None = None
+    category_id: int | None = None  # the ITSM's id of `category` (Halo categoryid_1)
     respond_by: AwareDatetime | None = None
     fix_by: AwareDatetime | None = None
     custom_fields: dict[str, str] = Field(default_factory=dict)

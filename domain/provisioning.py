@@ -349,6 +349,7 @@ class Contact(_Model):
 
 
 DEFAULT_FIELD_IDS = {name: 201 + i for i, name in enumerate(EXHIBIT_FIELDS)}
+DEFAULT_CATEGORY_IDS = {"7": 70, "8A": 81, "8B": 82, "8C": 83, "8D": 84, "repair": 90}
 
 
 class ProvisioningSpec(_Model):
@@ -365,6 +366,12 @@ class ProvisioningSpec(_Model):
     work_type: Text = PROVISIONING_WORK_TYPE
     refused_prefix: Text = SERVICE_PREFIX
     custom_field_ids: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_FIELD_IDS))
+    # Halo's category ids (categoryid_1) of 7, 8A-8D and the repair category.
+    category_ids: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_CATEGORY_IDS))
+
+    def category_id(self, key: str) -> int | None:
+        return self.category_ids.get(key)
+
     reminder_business_days: int = Field(2, ge=1, le=20)
 
 

@@ -390,6 +390,7 @@ class ProvisioningIntake:
                 key=f"{self._key}:equipment-received",
                 ticket_id=s.halo_ticket_id,
                 category=halo_category(Subcategory.A),
+                category_id=self._setup.spec.category_id("8A"),
                 team=self._setup.spec.care_team,
                 note=f"deskflow: equipment received (recorded by {u.by.name or u.by.username}"
                 f"{': ' + u.note if u.note else ''}); moved to 8. Provisioning – "
@@ -418,6 +419,7 @@ class ProvisioningIntake:
                 key=f"{self._key}:subcategory:{len(s.audits)}",
                 ticket_id=s.halo_ticket_id,
                 category=halo_category(sub),
+                category_id=self._setup.spec.category_id(f"8{sub.value}"),
                 note=f"deskflow: subcategory set to {SUBCATEGORY_NAMES[sub]} by "
                 f"{u.by.name or u.by.username}.",
             )
@@ -574,6 +576,7 @@ class ProvisioningIntake:
                 ticket_id=s.halo_ticket_id,
                 kind=TicketKind.incident,
                 category=REPAIR_CATEGORY,
+                category_id=self._setup.spec.category_id("repair"),
                 note=f"deskflow: reclassified as a repair (incident) by "
                 f"{u.by.name or u.by.username}: {u.reason}. A re-provision for a repair is not "
                 "category 8; its time is service time with an “SD” work type.",

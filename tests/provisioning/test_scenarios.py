@@ -114,7 +114,7 @@ async def test_scenario_1_category_7_to_8a_to_close(env, halo, sim, settings):
     s = await update(h, "equipment_received", {"by": PAT.model_dump(), "note": "PO 4471"})
     assert (s.status, s.category, s.subcategory) == (Status.care_team_review, 8, "A")
     t = await wait_halo(sim, tid, lambda t: t["category_1"] == CAT_8A, "8A in Halo")
-    assert t["team"] == "Care Team"
+    assert (t["categoryid_1"], t["team"]) == (81, "Care Team")
     assert any("equipment received" in n and "PO 4471" in n for n in notes(sim, tid))
     # Not twice: it is no longer in procurement.
     assert "procurement" in await refused(h, "equipment_received", {"by": PAT.model_dump()})
@@ -171,7 +171,8 @@ async def test_scenario_4_8d_reminded_until_confirmed_c(env, halo, sim, settings
     )
     s = await update(h, "set_subcategory", {"by": SAM.model_dump(), "subcategory": "c"})
     assert (s.status, s.subcategory, s.next_wakeup) == (Status.care_team_review, "C", None)
-    await wait_halo(sim, tid, lambda t: t["category_1"] == CAT_8C, "8C in Halo")
+    t = await wait_halo(sim, tid, lambda t: t["category_1"] == CAT_8C, "8C in Halo")
+    assert t["categoryid_1"] == 83
     await move_to(env, sim, local(2026, 12, 16, 9))
     assert (await wait_state(h, lambda s: True, "state")).reminders_sent == 2
     await provision_and_close(env, sim, settings, tid)
@@ -191,7 +192,7 @@ async def test_repair_is_an_incident_with_sd_time(env, halo, sim, settings):
     )
     assert (s.status, s.category) == (Status.repair, None)
     t = await wait_halo(sim, tid, lambda t: t["tickettype_id"] == 1, "incident in Halo")
-    assert t["category_1"] == "Hardware>Repair"
+    assert (t["category_1"], t["categoryid_1"]) == ("Hardware>Repair", 90)
     assert any("reclassified as a repair" in n for n in notes(sim, tid))
 
     message = await refused(

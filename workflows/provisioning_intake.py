@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         Status,
         Subcategory,
         TimeRecord,
+        WorkType,
         category_of,
         halo_category,
         parse_hours,
@@ -411,7 +412,8 @@ class ProvisioningIntake:
     @workflow.update
     async def set_subcategory(self, u: SetSubcategory) -> IntakeState:
         async with self.lock:
-            s = self._ready(*OPEN)
+            self._v_subcategory(u)  # again: another update may have changed the ticket
+            s = self._state
             sub = Subcategory(u.subcategory.strip().upper())
             was = s.status
             s.category, s.subcategory = 8, sub
@@ -446,7 +448,8 @@ class ProvisioningIntake:
     @workflow.update
     async def assign(self, u: Assign) -> IntakeState:
         async with self.lock:
-            s = self._ready(Status.care_team_review, Status.provisioning)
+            self._v_assign(u)
+            s = self._state
             s.analyst, s.analyst_name, s.analyst_email = u.analyst, u.analyst_name, u.analyst_email
             s.halo_agent_id = u.halo_agent_id or s.halo_agent_id
             change = TicketChange(
@@ -518,10 +521,9 @@ class ProvisioningIntake:
     @workflow.update
     async def log_time(self, u: LogTime) -> IntakeState:
         async with self.lock:
-            s = self._ready(*OPEN, Status.repair)
+            wt = self._check_time(u)
+            s = self._state
             hours = parse_hours(u.hours)
-            wt = self._setup.work_type_named(u.work_type)
-            assert wt is not None
             note = await self._activity(
                 "itsm_add_note",
                 ItsmAddNote(
@@ -553,6 +555,10 @@ class ProvisioningIntake:
 
     @log_time.validator
     def _v_time(self, u: LogTime) -> None:
+        self._check_time(u)
+
+    def _check_time(self, u: LogTime) -> WorkType:
+        """The work type of a valid time entry; refuses with the seed's reason otherwise."""
         _need(u.by, *WORKERS)
         s = self._ready(*OPEN, Status.repair)
         try:
@@ -566,6 +572,7 @@ class ProvisioningIntake:
         problem = work_type_problem(wt.name, s.status or Status.provisioning, self._setup.spec)
         if problem:
             raise _refuse(problem, "work_type")
+        return wt
 
     @workflow.update
     async def reclassify_as_repair(self, u: ReclassifyAsRepair) -> IntakeState:
@@ -595,7 +602,8 @@ class ProvisioningIntake:
     @workflow.update
     async def request_close(self, u: RequestClose) -> IntakeState:
         async with self.lock:
-            s = self._ready(*OPEN, Status.repair)
+            self._v_close(u)
+            s = self._state
             await self._activity(
                 "provisioning_resolve",
                 ResolveTicket(

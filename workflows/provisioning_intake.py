@@ -628,9 +628,9 @@ class ProvisioningIntake:
 
     @workflow.signal(name="ticket_event")
     def ticket_event(self, event: ItsmEvent) -> None:
-        if event.itsm != "halo" or (
-            self.s is not None and event.ticket.id != self.s.halo_ticket_id
-        ):
+        first = self.inbox[0].ticket.id if self.inbox else None
+        expected = self.s.halo_ticket_id if self.s else first
+        if event.itsm != "halo" or (expected is not None and event.ticket.id != expected):
             workflow.logger.warning("event for another ticket dropped: %s", event.delivery_id)
             return
         self.inbox.append(event)

@@ -283,7 +283,10 @@ class ProvisioningIntake:
         """A time entry made in Halo: recorded for the gauge; flagged if its type is wrong."""
         s, setup = self._state, self._setup
         name = setup.work_type_name(time.work_type_id) or time.work_type
-        problem = work_type_problem(name, s.status or Status.provisioning, setup.spec)
+        provisioning = s.status in OPEN or (s.status == Status.closed and s.category == 8)
+        problem = None
+        if provisioning or s.status == Status.repair:  # category 7's time is not governed
+            problem = work_type_problem(name, s.status or Status.provisioning, setup.spec)
         entry = TimeRecord(
             id=action_id,
             at=at,
@@ -291,7 +294,7 @@ class ProvisioningIntake:
             hours=time.hours,
             work_type=name,
             work_type_id=time.work_type_id,
-            category8=s.status != Status.repair,
+            category8=provisioning,
             flagged=problem is not None,
         )
         await self._record(entry)

@@ -106,7 +106,7 @@ class ProvisioningIntake:
         self.ticket: ServiceDeskTicket | None = None
         self.inbox: list[ItsmEvent] = []
         self.lock = asyncio.Lock()
-        self._synced: tuple[Any, ...] | None = None
+        self._synced: str | None = None  # the state last projected
 
     @workflow.run
     async def run(self, inp: IntakeInput) -> IntakeState | None:

@@ -113,7 +113,12 @@ def test_demo_content_as_stored(engine: Engine) -> None:
 
         roles = {u.username: u.roles for u in session.scalars(select(StaffUser))}
         assert sorted(r for rs in roles.values() for r in rs) == [
+            "analyst",
             "approver",
+            "care_team",
+            "desk_manager",
+            "procurement",
+            "provisioning_specialist",
             "refresh_admin",
             "refresh_manager",
             "slot_admin",

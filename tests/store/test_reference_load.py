@@ -156,7 +156,7 @@ def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_
     report = _load(engine, changed)
     assert _counts(report)["slot_preferences"] == (0, 1, 10, 1)
     assert _counts(report)["support_teams"] == (0, 1, 2, 0)
-    assert _counts(report)["staff"] == (0, 1, 3, 0)
+    assert _counts(report)["staff"] == (0, 1, 8, 0)
     with session_scope(engine) as session:
         weekdays = session.scalars(
             select(SlotPreference.weekday).where(SlotPreference.team_id == "nit-medical")

@@ -705,9 +705,11 @@ class ProvisioningIntake:
         workflow.upsert_search_attributes(
             [
                 sa.PROVISIONING_STATUS.value_set(s.status.value if s.status else ""),
-                sa.PROVISIONING_SUBCATEGORY.value_set(s.subcategory.value if s.subcategory else ""),
-                sa.PROVISIONING_ANALYST.value_set(s.analyst),
-                sa.HALO_TICKET_ID.value_set(s.halo_ticket_id),
+                sa.PROVISIONING_SUBCATEGORY.value_set(
+                    [s.subcategory.value] if s.subcategory else []
+                ),
+                sa.PROVISIONING_ANALYST.value_set([s.analyst] if s.analyst else []),
+                sa.HALO_TICKET_ID.value_set(int(s.halo_ticket_id)),
             ]
         )
         await workflow.execute_local_activity(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from domain import search_attributes as sa
 from domain.provisioning import CLOSE_REASON, REPAIR_REASON, SD_REASON, Status
 from store.db import make_engine, session_factory
 from store.tables import ProvisioningSecret, ProvisioningTime
@@ -119,6 +120,11 @@ async def test_scenario_1_category_7_to_8a_to_close(env, halo, sim, settings):
     # Not twice: it is no longer in procurement.
     assert "procurement" in await refused(h, "equipment_received", {"by": PAT.model_dump()})
     await provision_and_close(env, sim, settings, tid)
+    found = (await h.describe()).typed_search_attributes
+    assert found.get(sa.PROVISIONING_STATUS) == "closed"
+    assert found.get(sa.PROVISIONING_SUBCATEGORY) == ["A"]
+    assert found.get(sa.PROVISIONING_ANALYST) == ["alex"]
+    assert found.get(sa.HALO_TICKET_ID) == tid
     await save_history(h, "provisioning_7_to_8a_closed")
 
 

@@ -70,12 +70,17 @@ async def test_procurement_changes_the_category_in_halo(env, halo, sim):
     tid = t["id"]
     h = handle(env, tid)
     await wait_state(h, lambda s: s.status == Status.procurement, "procurement")
+    # Procurement's own time (category 7) is not governed by the provisioning work type.
+    sim.halo.log_time(tid, 0.5, SD_REMOTE, agent="Pat Procurement")
+    s = await wait_state(h, lambda s: len(s.time) == 1, "procurement time recorded")
+    assert [(e.flagged, e.category8) for e in s.time] == [(False, False)]
     sim.halo.set_category(tid, CAT_8A)
     s = await wait_state(h, lambda s: s.status == Status.care_team_review, "Care Team review")
     assert (s.category, s.subcategory) == (8, "A")
     t = await wait_halo(sim, tid, lambda t: t["team"] == "Care Team", "Care Team assigned")
     await wait_notes(sim, tid, "assigned to the Care Team", "note saying why")
     await until(lambda: _value(notices(sim, tid)), lambda n: n[CASEY_EMAIL] == 1, "Care Team told")
+    assert not any("SD - Remote Support" in n for n in notes(sim, tid))
 
 
 async def test_sd_time_made_in_halo_is_flagged_once(env, halo, sim, worker):

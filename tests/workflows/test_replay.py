@@ -37,6 +37,8 @@ MAIN_PATHS = {
     "generate_schedule_slots",
     "discover_schedule_slots",
     "approver_digest",
+    "sla_clock_halo",
+    "service_desk_ticket_halo",
     "provisioning_7_to_8a_closed",
     "provisioning_8d_reminded_closed",
     "provisioning_report",

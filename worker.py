@@ -23,6 +23,7 @@ from activities.approver_digest import ApproverDigestActivities
 from activities.batch_lines import BatchLineActivities
 from activities.email import EmailActivities
 from activities.itsm import ItsmActivities, adapters_from_settings
+from activities.provisioning import ProvisioningActivities
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
 from activities.slack_client import SlackClient
@@ -50,7 +51,9 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     slots = ScheduleSlotActivities(client, sessions)
     digest = ApproverDigestActivities(settings, sessions, email)
     batch_lines = BatchLineActivities(sessions)
-    itsm = ItsmActivities(sessions, adapters_from_settings(settings), client)
+    adapters = adapters_from_settings(settings)
+    itsm = ItsmActivities(sessions, adapters, client)
+    prov = ProvisioningActivities(settings, sessions, adapters)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -76,6 +79,13 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             itsm.add_note,
             itsm.project_sla_clock,
             itsm.catch_up,
+            prov.setup,
+            prov.save_details,
+            prov.erase_secrets,
+            prov.record_time,
+            prov.project,
+            prov.resolve,
+            prov.compliance,
         ],
         activity_executor=executor,
     )

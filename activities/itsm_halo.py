@@ -189,6 +189,11 @@ class HaloAdapter:
             page += 1
         return found[: query.limit]
 
+    async def work_types(self) -> list[dict[str, Any]]:
+        """Halo's charge types (work types): `GET /api/lookup?lookupid=17` → [{id, name}]."""
+        body = await self._call("GET", "lookup", params={"lookupid": 17})
+        return [{"id": int(r["id"]), "name": str(r["name"])} for r in body]
+
     async def actions_since(self, ticket_id: str, after: str | None) -> list[TicketAction]:
         actions = [action_from_halo(a) for a in await self._raw_actions(ticket_id)]
         floor = int(after) if after else 0

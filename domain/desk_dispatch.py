@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from domain.itsm import ItsmEvent, ItsmName
+from domain.provisioning import WORKFLOW_TYPE as PROVISIONING
+from domain.provisioning import IntakeInput, category_of
+from domain.provisioning import workflow_id as provisioning_workflow_id
 from domain.sla_clock import WORKFLOW_TYPE as SLA_CLOCK
 from domain.sla_clock import SlaClockInput
 from domain.sla_clock import workflow_id as sla_workflow_id
@@ -43,7 +46,13 @@ class Target:
 def targets(event: ItsmEvent) -> list[Target]:
     """The workflows of the event's ticket, each with its start input."""
     itsm, tid = event.itsm, event.ticket.id
-    return [
+    found = [
         Target(DESK_TICKET, desk_workflow_id(itsm, tid), DeskTicketInput(itsm=itsm, ticket_id=tid)),
         Target(SLA_CLOCK, sla_workflow_id(itsm, tid), SlaClockInput(itsm=itsm, ticket_id=tid)),
     ]
+    # Seed 000: Halo tickets in category 7 (Procurement) or 8 (Provisioning).
+    if itsm == "halo" and category_of(event.ticket.category)[0] in (7, 8) and tid.isdigit():
+        found.append(
+            Target(PROVISIONING, provisioning_workflow_id(tid), IntakeInput(halo_ticket_id=tid))
+        )
+    return found

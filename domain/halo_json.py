@@ -9,6 +9,7 @@ are UTC without an offset. A webhook body holds the ticket and the action that c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from domain.itsm import (
@@ -20,6 +21,7 @@ from domain.itsm import (
     TicketChange,
     TicketKind,
     TicketStatus,
+    TimeEntry,
 )
 
 TICKET_TYPES = {1: TicketKind.incident, 3: TicketKind.service_request, 4: TicketKind.problem}
@@ -111,6 +113,11 @@ def action_from_halo(a: dict[str, Any]) -> TicketAction:
     at = parse_time(a.get("datetime"))
     if at is None:
         raise ValueError("action.datetime is missing")
+    hours = Decimal(str(a.get("timetaken") or 0))
+    time = None
+    if hours > 0:
+        charge = int(a.get("chargerate") or 0)
+        time = TimeEntry(hours=hours, work_type_id=charge or None)
     return TicketAction(
         id=str(int(a["id"])),
         kind=kind,
@@ -118,6 +125,7 @@ def action_from_halo(a: dict[str, Any]) -> TicketAction:
         by=str(a.get("who") or ""),
         text=str(a.get("note_html") or a.get("note") or "")[:20_000],
         to_user=kind == ActionKind.agent_reply,
+        time=time,
     )
 
 
@@ -139,6 +147,8 @@ def event_from_webhook(body: Any, delivery_id: str) -> ItsmEvent:
 def halo_update(change: TicketChange) -> dict[str, Any]:
     """The array element of `POST /api/Tickets` that applies a port change."""
     out: dict[str, Any] = {"id": int(change.ticket_id)}
+    if change.kind is not None:
+        out["tickettype_id"] = TYPE_IDS[change.kind]
     if change.status is not None:
         out["status_id"] = STATUS_IDS[change.status]
     if change.priority is not None:
@@ -149,6 +159,8 @@ def halo_update(change: TicketChange) -> dict[str, Any]:
         out["agent_id"] = int(change.agent)
     if change.category is not None:
         out["category_1"] = change.category
+    if change.category_id is not None:
+        out["categoryid_1"] = change.category_id
     if change.respond_by is not None:
         out["respondbydate"] = format_time(change.respond_by)
     if change.fix_by is not None:

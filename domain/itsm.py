@@ -139,6 +139,7 @@ class TicketAction(_Model):
     by: Short = ""
     text: Long = ""
     to_user: bool = False
+    time: TimeEntry | None = None  # the action's time entry (Halo timetaken/chargerate)
 
 
 class ItsmEvent(_Model):
@@ -179,11 +180,13 @@ class TicketChange(_Model):
 
     key: Short
     ticket_id: TicketRef
+    kind: TicketKind | None = None
     status: TicketStatus | None = None
     priority: Short | None = None
     team: Short | None = None
     agent: Short | None = None
     category: Short | None = None
+    category_id: int | None = None  # the ITSM's id of `category` (Halo categoryid_1)
     respond_by: AwareDatetime | None = None
     fix_by: AwareDatetime | None = None
     custom_fields: dict[str, str] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from domain.business_calendar import BusinessCalendar
+from domain.provisioning import ProvisioningSpec
 from domain.refresh import ApprovedModel, Approver, RefreshOptions
 from domain.service_desk import ServiceDeskSpec
 from domain.slot_generation import SlotRule, preference_problems
@@ -41,7 +42,18 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Style = Literal["on_prem", "remote", "unit_location", "no_customer"]
 Platform = Literal["windows", "mac"]
-Role = Literal["refresh_admin", "refresh_manager", "slot_admin", "approver"]
+Role = Literal[
+    "refresh_admin",
+    "refresh_manager",
+    "slot_admin",
+    "approver",
+    # provisioning intake (seed 000)
+    "procurement",
+    "care_team",
+    "provisioning_specialist",
+    "analyst",
+    "desk_manager",
+]
 
 Loc = tuple[str | int, ...]
 """A field path into the file, as pydantic reports it: ("support_teams", 0, "id")."""
@@ -200,6 +212,7 @@ class ReferenceData(_Spec):
     refresh_configs: list[RefreshConfigSpec] = Field(default_factory=list)
     staff: list[StaffSpec] = Field(default_factory=list)
     service_desk: ServiceDeskSpec | None = None
+    provisioning: ProvisioningSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

@@ -26,3 +26,12 @@ ALL = (
     SLA_STATE,
     SLA_DUE_AT,
 )
+# ProvisioningIntake (seed 000): where each Halo provisioning ticket is, and whose it is.
+# The dev server (SQLite visibility) allows 10 Keyword attributes in all, so only the status
+# is a Keyword; subcategory and analyst are one-element KeywordLists (`ProvisioningAnalyst =
+# 'alex'` matches the same way) and the Halo ticket id is an Int.
+PROVISIONING_STATUS = SearchAttributeKey.for_keyword("ProvisioningStatus")
+PROVISIONING_SUBCATEGORY = SearchAttributeKey.for_keyword_list("ProvisioningSubcategory")
+PROVISIONING_ANALYST = SearchAttributeKey.for_keyword_list("ProvisioningAnalyst")
+HALO_TICKET_ID = SearchAttributeKey.for_int("HaloTicketId")
+ALL = (*ALL, PROVISIONING_STATUS, PROVISIONING_SUBCATEGORY, PROVISIONING_ANALYST, HALO_TICKET_ID)

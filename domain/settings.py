@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
     # "keyid:base64key,..." the first one encrypts; required outside `deskflow dev`.
     codec_keys: SecretStr | None = None
+    # Exhibit A passwords at rest (provisioning): same "keyid:base64key,..." form; first
+    # encrypts, all decrypt; required outside `deskflow dev` (there, derived from secret_key).
+    at_rest_keys: SecretStr | None = None
 
     # Operability (README "Operating deskflow"): each process's own ports, traces and logs.
     # "host:port" where this process serves Prometheus metrics (the Temporal SDK's runtime

@@ -61,6 +61,16 @@ def problems(settings: Settings) -> list[str]:
             parse_keys(settings.codec_keys.get_secret_value())
         except ValueError as e:
             found.append(f"DESKFLOW_CODEC_KEYS is not valid: {e}.")
+    if settings.at_rest_keys is None or not settings.at_rest_keys.get_secret_value().strip():
+        found.append(
+            "DESKFLOW_AT_REST_KEYS is not set: provisioning passwords kept in the database need"
+            " their own encryption key."
+        )
+    else:
+        try:
+            parse_keys(settings.at_rest_keys.get_secret_value())
+        except ValueError as e:
+            found.append(f"DESKFLOW_AT_REST_KEYS is not valid: {e}.")
     return found
 
 

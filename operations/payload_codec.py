@@ -17,7 +17,6 @@ an error instead.
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Iterable, Sequence
 
@@ -29,6 +28,7 @@ from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from domain import key_lists
 from domain.messages import UNREADABLE_ENCODING
 from domain.settings import Settings
 
@@ -36,17 +36,7 @@ ENCODING = b"binary/encrypted"
 
 
 def parse_keys(spec: str) -> dict[str, bytes]:
-    """`id1:base64key,id2:base64key` → {id: key}; keys must be 16, 24 or 32 bytes."""
-    keys: dict[str, bytes] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        key_id, _, b64 = part.partition(":")
-        key = base64.b64decode(b64)
-        if not key_id or len(key) not in (16, 24, 32):
-            raise ValueError(f"codec key '{key_id or part[:4]}…' must be id:base64(16/24/32 bytes)")
-        keys[key_id] = key
-    if not keys:
-        raise ValueError("no codec keys given")
-    return keys
+    return key_lists.parse_keys(spec, "codec key")
 
 
 def derive_dev_key(secret: str) -> bytes:

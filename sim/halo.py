@@ -44,6 +44,7 @@ PRIORITIES = {1: "Critical", 2: "High", 3: "Medium", 4: "Low"}
 CHARGE_TYPES = [
     {"id": 1, "name": "SD - Remote Support"},
     {"id": 2, "name": "SD - Onsite Support"},
+    {"id": 3, "name": "SD – Remote support – BH"},
     {"id": 7, "name": "Provisioning and Imaging"},
 ]
 AGENT, END_USER = 1, 2  # who_type
@@ -157,6 +158,29 @@ class HaloSim:
         return self.add_action(
             ticket_id,
             {"outcome": outcome, "new_status": status_id, "hiddenfromuser": True},
+            who=agent,
+            who_type=AGENT,
+        )
+
+    def set_category(
+        self, ticket_id: int, category_1: str, agent: str = "Pat Procurement"
+    ) -> dict[str, Any]:
+        """An agent changes the ticket's category (Halo writes "Parent>Child")."""
+        return self.save_ticket({"id": ticket_id, "category_1": category_1}, who=agent)
+
+    def log_time(
+        self, ticket_id: int, hours: float, chargerate: int, agent: str = "Alex Agent", text=""
+    ) -> dict[str, Any]:
+        """An agent enters time on the ticket (an action with `timetaken` and `chargerate`)."""
+        return self.add_action(
+            ticket_id,
+            {
+                "outcome": "Time Entry",
+                "note_html": text or "Worked on the ticket",
+                "hiddenfromuser": True,
+                "timetaken": hours,
+                "chargerate": chargerate,
+            },
             who=agent,
             who_type=AGENT,
         )
@@ -421,6 +445,10 @@ def build_router(sim: HaloSim) -> APIRouter:
             return sim.user_update(ticket_id, text)
         if what == "status":
             return sim.set_status(ticket_id, int(body["status_id"]))
+        if what == "category":
+            return sim.set_category(ticket_id, str(body["category_1"]))
+        if what == "time":
+            return sim.log_time(ticket_id, float(body["hours"]), int(body["chargerate"]))
         raise HTTPException(404, f"unknown control {what}")
 
     @router.post(f"{CONTROL}/webhook")

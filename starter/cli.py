@@ -25,6 +25,7 @@ from domain.refresh import (
     workflow_id,
 )
 from domain.settings import get_settings
+from starter.cli_provisioning import app as provisioning_app
 
 app = typer.Typer(
     help="deskflow: durable IT service-desk workflows on Temporal.", no_args_is_help=True
@@ -41,6 +42,7 @@ app.add_typer(schedules_app, name="schedules")
 app.add_typer(bulk_app, name="bulk")
 app.add_typer(slots_app, name="slots")
 app.add_typer(staff_app, name="staff")
+app.add_typer(provisioning_app, name="provisioning")
 out = Console()
 err = Console(stderr=True)
 
@@ -150,11 +152,13 @@ def secrets(
         str, typer.Option(help="id of the new codec key (use a new id when rotating)")
     ] = "k1",
 ) -> None:
-    """Print a new DESKFLOW_SECRET_KEY and DESKFLOW_CODEC_KEYS for a deployment's .env."""
+    """Print a new DESKFLOW_SECRET_KEY, DESKFLOW_CODEC_KEYS and DESKFLOW_AT_REST_KEYS for a
+    deployment's .env."""
     from operations.deployment_checks import new_codec_key, new_secret_key
 
     print(f"DESKFLOW_SECRET_KEY={new_secret_key()}")
     print(f"DESKFLOW_CODEC_KEYS={new_codec_key(codec_key_id)}")
+    print(f"DESKFLOW_AT_REST_KEYS={new_codec_key('rest1')}")
     err.print(
         "Keep these secret. To rotate the codec key, put the new entry first and keep the old"
         " ones after it (comma-separated) until no running workflow uses them."

@@ -36,6 +36,8 @@ def ensure_env_file(path: Path = ROOT / ".env") -> None:
         lines.append(f"DESKFLOW_SECRET_KEY={new_secret_key()}")
     if "DESKFLOW_CODEC_KEYS" not in existing:
         lines.append(f"DESKFLOW_CODEC_KEYS={new_codec_key('dev1')}")
+    if "DESKFLOW_AT_REST_KEYS" not in existing:  # Exhibit A passwords at rest (provisioning)
+        lines.append(f"DESKFLOW_AT_REST_KEYS={new_codec_key('rest1')}")
     if lines:
         with path.open("a") as f:
             f.write("".join(f"{line}\n" for line in lines))

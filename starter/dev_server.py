@@ -16,7 +16,12 @@ from pathlib import Path
 
 from domain import search_attributes as sa
 
-KINDS = {"KEYWORD": "Keyword", "DATETIME": "Datetime"}
+KINDS = {
+    "KEYWORD": "Keyword",
+    "DATETIME": "Datetime",
+    "KEYWORD_LIST": "KeywordList",
+    "INT": "Int",
+}
 
 
 def temporal_binary() -> str:
@@ -91,6 +96,8 @@ async def register_search_attributes(client) -> None:
     kinds = {
         "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        "KEYWORD_LIST": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
     }
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

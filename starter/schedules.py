@@ -3,6 +3,8 @@
 * `schedule-slot-generation` starts `GenerateScheduleSlots` every night at 00:30;
 * `slot-discovery` starts `DiscoverScheduleSlots` at 06:00 and 13:00;
 * `approver-digest` starts `ApproverDigest` on Fridays at 07:00;
+* `provisioning-compliance` starts `ProvisioningComplianceReport` at 07:00 on days 1-7 (it
+  mails last month's gauge on the first business day only);
 * `itsm-catch-up` starts `ItsmCatchUp` every `DESKFLOW_ITSM_CATCH_UP_MINUTES` (5);
 
 all in the calendar's time zone (`DESKFLOW_TIMEZONE`, America/Detroit), so the wall-clock
@@ -33,6 +35,7 @@ from temporalio.client import (
 )
 
 from domain.desk_messages import CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW, CatchUpInput
+from domain.provisioning import REPORT_SCHEDULE_ID, REPORT_WORKFLOW, ReportInput
 from domain.scheduled_jobs import (
     DIGEST_SCHEDULE_ID,
     DIGEST_WORKFLOW,
@@ -90,6 +93,19 @@ def schedule_definitions(settings: Settings) -> dict[str, Schedule]:
             DIGEST_WORKFLOW,
             ApproverDigestInput(timezone=settings.timezone),
             _at([7], day_of_week=TEMPORAL_FRIDAY),
+            timedelta(hours=12),
+        ),
+        # seed 000: the work-type gauge to the Service Desk Manager. It runs at 07:00 on the
+        # month's first seven days; the workflow acts on the first business day only.
+        REPORT_SCHEDULE_ID: schedule(
+            REPORT_WORKFLOW,
+            ReportInput(),
+            ScheduleCalendarSpec(
+                day_of_month=[ScheduleRange(1, 7)],
+                hour=[ScheduleRange(7)],
+                minute=[ScheduleRange(0)],
+                second=[ScheduleRange(0)],
+            ),
             timedelta(hours=12),
         ),
         # seed 002: a lost ITSM webhook is caught within minutes, not never.

@@ -41,6 +41,7 @@ from store.staff_sessions import revoke_all
 from store.tables import (
     Base,
     CalendarConfig,
+    ProvisioningConfig,
     RefreshConfig,
     ServiceDeskConfig,
     SlotPreference,
@@ -133,6 +134,7 @@ KINDS = (
     "refresh_configs",
     "staff",
     "service_desk",
+    "provisioning",
 )
 
 
@@ -462,6 +464,9 @@ def load_reference_data(
     if data.service_desk is not None:
         spec = data.service_desk.model_dump(mode="json")
         _upsert(session, ServiceDeskConfig, 1, {"id": 1, "spec": spec}, counts["service_desk"])
+    if data.provisioning is not None:
+        spec = data.provisioning.model_dump(mode="json")
+        _upsert(session, ProvisioningConfig, 1, {"id": 1, "spec": spec}, counts["provisioning"])
     session.flush()
     return report
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -493,3 +494,60 @@ class ItsmWatermark(Base):
 
     itsm: Mapped[str] = mapped_column(String(20), primary_key=True)
     watermark: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- provisioning intake (seed 000) ----------------------------------------------------------
+
+
+class ProvisioningConfig(Base):
+    """The `provisioning:` block of the reference data, whole."""
+
+    __tablename__ = "provisioning_config"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ProvisioningTicket(Base):
+    """Projection of a ProvisioningIntake for the staff console (never a password)."""
+
+    __tablename__ = "provisioning_ticket"
+
+    halo_ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(40), index=True)
+    subcategory: Mapped[str | None] = mapped_column(String(4))
+    analyst: Mapped[str] = mapped_column(String(64), index=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ProvisioningSecret(Base):
+    """An Exhibit A password, AES-GCM encrypted with the key named by `key_id` (the row's
+    ticket and field are the associated data, so a ciphertext cannot be moved to another
+    row). Deleted when the ticket closes."""
+
+    __tablename__ = "provisioning_secret"
+
+    halo_ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ProvisioningTime(Base):
+    """A time entry on a provisioning ticket (made in deskflow or Halo): the gauge's input."""
+
+    __tablename__ = "provisioning_time"
+
+    halo_ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    analyst: Mapped[str] = mapped_column(String(200))
+    hours: Mapped[str] = mapped_column(String(20))
+    work_type: Mapped[str] = mapped_column(String(200))
+    category8: Mapped[bool] = mapped_column(Boolean)
+    flagged: Mapped[bool] = mapped_column(Boolean)

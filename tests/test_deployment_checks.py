@@ -32,7 +32,7 @@ def made_secrets(tmp_path: Path) -> dict[str, str]:
     done = run([DESKFLOW, "secrets"], production_env(), tmp_path)
     assert done.returncode == 0, done.stderr
     pairs = dict(line.split("=", 1) for line in done.stdout.splitlines())
-    assert set(pairs) == {"DESKFLOW_SECRET_KEY", "DESKFLOW_CODEC_KEYS"}
+    assert set(pairs) == {"DESKFLOW_SECRET_KEY", "DESKFLOW_CODEC_KEYS", "DESKFLOW_AT_REST_KEYS"}
     return pairs
 
 
@@ -42,6 +42,7 @@ def test_the_worker_refuses_to_start_with_the_public_default_secret(tmp_path):
     assert "deskflow worker will not start" in done.stderr
     assert "DESKFLOW_SECRET_KEY is not set" in done.stderr
     assert "DESKFLOW_CODEC_KEYS is not set" in done.stderr
+    assert "DESKFLOW_AT_REST_KEYS is not set" in done.stderr
     assert "deskflow secrets" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -62,6 +63,7 @@ def test_deskflow_secrets_makes_settings_both_processes_accept(tmp_path):
         database_url=f"sqlite:///{tmp_path / 'app.db'}",
         secret_key=made["DESKFLOW_SECRET_KEY"],
         codec_keys=made["DESKFLOW_CODEC_KEYS"],
+        at_rest_keys=made["DESKFLOW_AT_REST_KEYS"],
     )
     assert problems(settings) == []
     assert create_app(settings).state.web.settings is settings
@@ -75,6 +77,7 @@ def test_deskflow_secrets_makes_settings_both_processes_accept(tmp_path):
         (None, None, "DESKFLOW_SECRET_KEY is not set"),
         ("x" * 40, None, "DESKFLOW_CODEC_KEYS is not set"),
         ("x" * 40, "k1:bm90LWEta2V5", "DESKFLOW_CODEC_KEYS is not valid"),
+        ("x" * 40, "k1:" + "A" * 43 + "=", "DESKFLOW_AT_REST_KEYS is not set"),
     ],
 )
 def test_create_app_refuses_unsafe_settings(tmp_path, secret, codec, says):

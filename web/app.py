@@ -32,6 +32,7 @@ from web import (
     hooks,
     pages_approver,
     pages_customer,
+    pages_provisioning,
     pages_sla,
     pages_staff,
 )
@@ -115,6 +116,7 @@ def create_app(
         health.router,
         pages_sla.router,
         hooks.router,
+        pages_provisioning.router,
     ):
         app.include_router(router)
 

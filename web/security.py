@@ -40,6 +40,12 @@ class Role(StrEnum):
     refresh_manager = "refresh_manager"
     slot_admin = "slot_admin"
     approver = "approver"
+    # provisioning intake (seed 000)
+    procurement = "procurement"
+    care_team = "care_team"
+    provisioning_specialist = "provisioning_specialist"
+    analyst = "analyst"
+    desk_manager = "desk_manager"
 
 
 class Perm(StrEnum):
@@ -54,6 +60,10 @@ class Perm(StrEnum):
     admin_slots = "admin_slots"  # slot preferences, delete slots
     approve = "approve"  # plus: named approver on the ticket's config
     codec = "codec"
+    view_provisioning = "view_provisioning"  # provisioning tickets list and detail
+    work_provisioning = "work_provisioning"  # equipment received, Exhibit A, time, close...
+    reveal_secrets = "reveal_secrets"  # see an Exhibit A password (audited)
+    view_compliance = "view_compliance"  # the work-type gauge
 
 
 # Refresh Administrators are NIT staff too, so they hold every Refresh Manager right.
@@ -66,7 +76,23 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.view_slots: frozenset({Role.refresh_admin, Role.refresh_manager, Role.slot_admin}),
     Perm.admin_slots: frozenset({Role.slot_admin}),
     Perm.approve: frozenset({Role.approver}),
-    Perm.codec: frozenset(Role),
+    Perm.codec: frozenset(
+        {Role.refresh_admin, Role.refresh_manager, Role.slot_admin, Role.approver}
+    ),
+    Perm.view_provisioning: frozenset(
+        {
+            Role.procurement,
+            Role.care_team,
+            Role.provisioning_specialist,
+            Role.analyst,
+            Role.desk_manager,
+        }
+    ),
+    Perm.work_provisioning: frozenset(
+        {Role.procurement, Role.care_team, Role.provisioning_specialist, Role.analyst}
+    ),
+    Perm.reveal_secrets: frozenset({Role.analyst, Role.provisioning_specialist}),
+    Perm.view_compliance: frozenset({Role.desk_manager}),
 }
 
 

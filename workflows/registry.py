@@ -2,6 +2,8 @@
 
 from workflows.approver_digest import ApproverDigest
 from workflows.itsm_catch_up import ItsmCatchUp
+from workflows.provisioning_intake import ProvisioningIntake
+from workflows.provisioning_report import ProvisioningComplianceReport
 from workflows.refresh_batch import RefreshBatch
 from workflows.refresh_ticket import RefreshTicket
 from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
@@ -19,4 +21,6 @@ ALL_WORKFLOWS = [
     SlaClock,
     ItsmCatchUp,
     LookupSystem,
+    ProvisioningIntake,
+    ProvisioningComplianceReport,
 ]

@@ -6,6 +6,7 @@ from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
 from domain.desk_messages import CATCH_UP_SCHEDULE_ID
+from domain.provisioning import REPORT_SCHEDULE_ID
 from domain.scheduled_jobs import (
     DIGEST_SCHEDULE_ID,
     DISCOVERY_SCHEDULE_ID,
@@ -16,7 +17,13 @@ from operations.temporal_client import data_converter
 from starter.dev_server import temporal_binary
 from starter.schedules import register_schedules
 
-IDS = [GENERATION_SCHEDULE_ID, DISCOVERY_SCHEDULE_ID, DIGEST_SCHEDULE_ID, CATCH_UP_SCHEDULE_ID]
+IDS = [
+    GENERATION_SCHEDULE_ID,
+    DISCOVERY_SCHEDULE_ID,
+    DIGEST_SCHEDULE_ID,
+    REPORT_SCHEDULE_ID,
+    CATCH_UP_SCHEDULE_ID,
+]
 
 
 def hours(desc) -> list[tuple[list[int], list[int], list[int]]]:
@@ -50,6 +57,7 @@ async def test_register_creates_then_updates_keeping_pause(settings):
             "GenerateScheduleSlots",
             "DiscoverScheduleSlots",
             "ApproverDigest",
+            "ProvisioningComplianceReport",
             "ItsmCatchUp",
         ]
         [every] = descs[CATCH_UP_SCHEDULE_ID].schedule.spec.intervals
@@ -58,6 +66,8 @@ async def test_register_creates_then_updates_keeping_pause(settings):
         assert hours(descs[GENERATION_SCHEDULE_ID]) == [([0], [30], everyday)]
         assert hours(descs[DISCOVERY_SCHEDULE_ID]) == [([6, 13], [0], everyday)]
         assert hours(descs[DIGEST_SCHEDULE_ID]) == [([7], [0], [5])]  # Temporal: 5 = Friday
+        [report] = descs[REPORT_SCHEDULE_ID].schedule.spec.calendars
+        assert [(r.start, r.end) for r in report.day_of_month] == [(1, 7)]
         [arg] = await client.data_converter.decode(
             descs[DISCOVERY_SCHEDULE_ID].schedule.action.args, [DiscoverSlotsInput]
         )

@@ -71,6 +71,13 @@ ROUTES: list[tuple[str, str, str, dict | None, set[str]]] = [
     ("GET", "/", "page", None, STAFF),
     ("POST", "/logout", "page", {}, STAFF),
     ("GET", "/tickets", "page", None, VIEW),
+    # provisioning intake (seed 000): none of the refresh roles; its own roles are checked
+    # route by route in tests/provisioning/test_web.py
+    ("GET", "/provisioning", "page", None, set()),
+    ("GET", "/provisioning/compliance", "page", None, set()),
+    ("POST", "/provisioning/1/reveal", "page", {"field": "domain_password"}, set()),
+    ("GET", "/api/provisioning/compliance", "api", None, set()),
+    ("POST", "/api/provisioning/1/reveal", "api", {"field": "domain_password"}, set()),
     ("GET", "/problems", "page", None, VIEW),
     ("GET", "/tickets/{t}", "page", None, VIEW),
     ("POST", "/tickets/{t}/provide_location", "page", {}, MANAGE),

@@ -44,6 +44,9 @@ MAIN_PATHS = {
     "system_lookup",
     "sla_clock_halo",
     "service_desk_ticket_halo",
+    "provisioning_7_to_8a_closed",
+    "provisioning_8d_reminded_closed",
+    "provisioning_report",
 }
 
 

@@ -18,9 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.after_hours import AfterHoursActivities
 from activities.approver_digest import ApproverDigestActivities
 from activities.email import EmailActivities
 from activities.itsm import ItsmActivities, adapters_from_settings
+from activities.pagerduty_client import PagerDutyEvents
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
 from activities.slack_client import SlackClient
@@ -46,6 +48,9 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     slots = ScheduleSlotActivities(client, sessions)
     digest = ApproverDigestActivities(settings, sessions, email)
     itsm = ItsmActivities(sessions, adapters_from_settings(settings), client)
+    after_hours = AfterHoursActivities(
+        settings, sessions, itsm.adapters, PagerDutyEvents(settings.pagerduty_events_url)
+    )
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -70,6 +75,10 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             itsm.add_note,
             itsm.project_sla_clock,
             itsm.catch_up,
+            after_hours.load,
+            after_hours.open_ticket,
+            after_hours.pagerduty_event,
+            after_hours.project,
         ],
         activity_executor=executor,
     )

@@ -28,6 +28,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from domain.after_hours import AfterHoursSpec
 from domain.service_desk import ServiceDeskSpec
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -193,6 +194,7 @@ class ReferenceData(_Spec):
     refresh_configs: list[RefreshConfigSpec] = Field(default_factory=list)
     staff: list[StaffSpec] = Field(default_factory=list)
     service_desk: ServiceDeskSpec | None = None
+    after_hours: AfterHoursSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

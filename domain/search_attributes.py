@@ -13,6 +13,9 @@ DAY1 = SearchAttributeKey.for_datetime("Day1")
 # SlaClock (seed 002): what is about to breach.
 SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
+# AfterHoursEscalation (seed 004): the night's cases by status and contract partner.
+AFTER_HOURS_STATUS = SearchAttributeKey.for_keyword("AfterHoursStatus")
+CONTRACT_PARTNER = SearchAttributeKey.for_keyword("ContractPartner")
 
 ALL = (
     REFRESH_STATUS,
@@ -25,4 +28,6 @@ ALL = (
     DAY1,
     SLA_STATE,
     SLA_DUE_AT,
+    AFTER_HOURS_STATUS,
+    CONTRACT_PARTNER,
 )

@@ -35,6 +35,7 @@ from domain.reference_data import (
 )
 from domain.refresh import ConfigView
 from store.tables import (
+    AfterHoursConfig,
     Base,
     CalendarConfig,
     RefreshConfig,
@@ -129,6 +130,7 @@ KINDS = (
     "refresh_configs",
     "staff",
     "service_desk",
+    "after_hours",
 )
 
 
@@ -439,6 +441,9 @@ def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
     if data.service_desk is not None:
         spec = data.service_desk.model_dump(mode="json")
         _upsert(session, ServiceDeskConfig, 1, {"id": 1, "spec": spec}, counts["service_desk"])
+    if data.after_hours is not None:
+        spec = data.after_hours.model_dump(mode="json")
+        _upsert(session, AfterHoursConfig, 1, {"id": 1, "spec": spec}, counts["after_hours"])
     session.flush()
     return report
 

@@ -1,5 +1,6 @@
 """Orchestration only: deterministic workflow code that runs in Temporal's sandbox."""
 
+from workflows.after_hours import AfterHoursEscalation
 from workflows.approver_digest import ApproverDigest
 from workflows.itsm_catch_up import ItsmCatchUp
 from workflows.refresh_batch import RefreshBatch
@@ -17,4 +18,5 @@ ALL_WORKFLOWS = [
     DeskTicket,
     SlaClock,
     ItsmCatchUp,
+    AfterHoursEscalation,
 ]

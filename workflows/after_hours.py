@@ -233,11 +233,15 @@ class AfterHoursEscalation:
             ([p], "on_call" if i == 0 else "next") for i, p in enumerate(s.order)
         ]
         levels.append((list(desk.spec.leadership.people), "leadership"))
+        first: datetime | None = None
         for level, (people, role) in enumerate(levels, start=1):
             if self._stop_paging():
                 break
+            first = first or workflow.now()
             await self._page(level, people, role)
-            if await self._wait(self._stop_paging, timeout):
+            # Absolute deadlines from the first page: slow activities never stretch the ladder.
+            deadline = first + timeout * level
+            if await self._wait(self._stop_paging, deadline - workflow.now()):
                 break
             now = workflow.now()
             for p in s.pages:

@@ -69,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.pagerduty import EventPayload, PageAccepted, PageEvent, PageRequest
 
 SHORT = timedelta(seconds=30)
+PAGE_CALL = timedelta(seconds=15)  # a page lost with a dead worker is resent this soon
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
 LINGER = timedelta(days=2)  # an unanswered case is given up (and shown so) after two days
 PLACEHOLDER_CALLER = Caller(name="unknown", phone="0000000", email="unknown@invalid.example")
@@ -574,8 +575,9 @@ class AfterHoursEscalation:
         s.alerts.append(f"leadership told ({purpose.replace('-', ' ')})")
 
     def _act(self, name: str, arg: Any, result_type: Any):
+        timeout = PAGE_CALL if name == "pagerduty_event" else SHORT
         return workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=SHORT, retry_policy=RETRY
+            name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=RETRY
         )
 
     def _name(self, person: str) -> str:

@@ -92,8 +92,8 @@ async def until(fetch, check, what: str, timeout: float = 15.0) -> Any:
         await asyncio.sleep(0.05)
 
 
-async def case_until(handle: WorkflowHandle, check, what: str) -> CaseState:
-    return await until(lambda: case(handle), check, what)
+async def case_until(handle: WorkflowHandle, check, what: str, timeout: float = 15.0) -> CaseState:
+    return await until(lambda: case(handle), check, what, timeout)
 
 
 def pages(sim) -> list[tuple[str, str]]:

@@ -37,6 +37,8 @@ MAIN_PATHS = {
     "generate_schedule_slots",
     "discover_schedule_slots",
     "approver_digest",
+    "after_hours_aims_acknowledged",
+    "after_hours_gds_leadership",
 }
 
 

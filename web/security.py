@@ -39,6 +39,7 @@ class Role(StrEnum):
     refresh_manager = "refresh_manager"
     slot_admin = "slot_admin"
     approver = "approver"
+    help_desk = "help_desk"  # after-hours intake, cases and the night's page (seed 004)
 
 
 class Perm(StrEnum):
@@ -52,6 +53,7 @@ class Perm(StrEnum):
     admin_slots = "admin_slots"  # slot preferences, delete slots
     approve = "approve"  # plus: named approver on the ticket's config
     codec = "codec"
+    after_hours = "after_hours"  # take contract-partner calls, act on and review the cases
 
 
 # Refresh Administrators are NIT staff too, so they hold every Refresh Manager right.
@@ -64,6 +66,7 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.admin_slots: frozenset({Role.slot_admin}),
     Perm.approve: frozenset({Role.approver}),
     Perm.codec: frozenset(Role),
+    Perm.after_hours: frozenset({Role.help_desk}),
 }
 
 

@@ -366,6 +366,7 @@ class CaseState(BaseModel):
     resolved_at: AwareDatetime | None = None
     next_wakeup: AwareDatetime | None = None
     log: list[str] = Field(default_factory=list)
+    revision: int = 0  # grows with every projection, so a late write never wins
 
     def paged(self) -> set[str]:
         return {p.person for p in self.pages}

@@ -31,7 +31,9 @@ def read_desk(db: Session, years: range, default_tz: str, itsm: str) -> AfterHou
 
 
 def project_case(db: Session, s: CaseState) -> None:
-    """Upsert the case's row (idempotent: the same state writes the same row)."""
+    """Upsert the case's row; an older revision arriving late (two projections of the case
+    in flight at once) leaves the newer row alone. A first insert racing another one fails
+    on the primary key and its activity retry finds the row."""
     values = {
         "partner": s.partner[:64],
         "status": s.status.value,
@@ -39,10 +41,10 @@ def project_case(db: Session, s: CaseState) -> None:
         "opened_at": s.opened_at,
         "state": s.model_dump(mode="json"),
     }
-    row = db.get(AfterHoursCase, s.case_id)
+    row = db.get(AfterHoursCase, s.case_id, with_for_update=True)
     if row is None:
         db.add(AfterHoursCase(case_id=s.case_id, **values))
-    else:
+    elif int(row.state.get("revision", -1)) < s.revision:
         for key, value in values.items():
             setattr(row, key, value)
 

@@ -504,17 +504,18 @@ class AfterHoursEscalation:
         if s.promise == Promise.pending and s.promise_due:
             wakes.append(s.promise_due)
         s.next_wakeup = min(wakes) if wakes else None
-        face = (s.model_dump_json(),)
+        face = (s.model_dump_json(exclude={"revision"}),)
         if face == self._face:
             return
         self._face = face
+        s.revision += 1
         workflow.upsert_search_attributes(
             [
                 sa.AFTER_HOURS_STATUS.value_set(s.status.value),
                 sa.CONTRACT_PARTNER.value_set(s.partner or "unknown"),
             ]
         )
-        await self._act("project_after_hours", s, None)
+        await self._act("project_after_hours", s.model_copy(deep=True), None)
 
     async def _wait(self, condition: Any, timeout: timedelta | None) -> bool:
         if timeout is not None and timeout <= timedelta(0):

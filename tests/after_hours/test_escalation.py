@@ -248,3 +248,19 @@ async def _async(value):
 
 
 __all__ = ["follow_clock"]
+
+
+async def test_pagerduty_failing_then_slow_still_rings_each_person_once(env, worker, sim, paging):
+    """A 500 on the first page and a throttled (429) re-page: retried, one ring each."""
+    night = local(2026, 12, 11, 22)
+    await move_to(env, sim, night)
+    sim.paging.faults.add(path="/pagerduty/v2/enqueue", status=500, count=2)
+    h = await start(env, worker.task_queue, intake("c-faults", critical=True))
+    await until(lambda: _async(pages(sim)), lambda p: len(p) == 1, "Alice rung after the 500s")
+    sim.paging.faults.add(path="/pagerduty/v2/enqueue", status=429, retry_after=5)
+    await move_to(env, sim, night + minutes(10) + seconds(5))
+    await move_to(env, sim, night + minutes(10) + seconds(20))  # past the Retry-After
+    s = await case_until(h, lambda c: len(c.pages) == 2, "Bob paged")
+    await until(lambda: _async(pages(sim)), lambda p: len(p) == 2, "Bob rung after the 429")
+    assert [p for p, _ in pages(sim)] == ["alice", "bob"]
+    assert minute(s.pages[1].paged_at) == night + minutes(10)

@@ -294,6 +294,7 @@ def paging_order(desk: AfterHoursDesk, partner: ContractPartner, now: datetime) 
 
 
 class CaseStatus(StrEnum):
+    opening = "opening"  # the call is being taken: reference data, checks, the ticket
     refused = "refused"
     help_desk_case = "help_desk_case"
     incident = "incident"  # EAST queue, customer told; not critical
@@ -346,7 +347,7 @@ class CaseState(BaseModel):
     description: str
     decision: Decision | None = None
     emergency_judgement: str = ""
-    status: CaseStatus = CaseStatus.incident
+    status: CaseStatus = CaseStatus.opening
     refusal: list[tuple[str, str]] = Field(default_factory=list)
     opened_at: AwareDatetime
     itsm: str = ""

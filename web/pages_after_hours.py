@@ -34,6 +34,7 @@ APP = Depends(web_app)
 DESK = Depends(staff_with(Perm.after_hours))
 KIND = {PartnerKind.aims: "former AIMS", PartnerKind.legacy_ds: "legacy DS"}
 STATUS_WORDS = {
+    "opening": "Taking the call",
     "refused": "Refused",
     "help_desk_case": "Help-desk case",
     "incident": "Incident in EAST",

@@ -115,7 +115,7 @@ class AfterHoursEscalation:
             emergency_judgement=i.emergency_judgement if i else "",
             opened_at=workflow.now(),
             refusal=[problem] if problem else [],
-            status=CaseStatus.refused if problem else CaseStatus.incident,
+            status=CaseStatus.refused if problem else CaseStatus.opening,
         )
         self.desk: AfterHoursDesk | None = None
         self.notes: list[tuple[str, str]] = []  # (key suffix, text) to write on the incident

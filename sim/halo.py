@@ -398,6 +398,10 @@ def build_router(sim: HaloSim) -> APIRouter:
             f"<th>Respond by</th><th>Fix by</th></tr>{rows}</table></body>"
         )
 
+    @router.get(f"{CONTROL}/tickets")
+    async def console_list() -> list[dict[str, Any]]:
+        return sorted(sim.store.all("ticket"), key=lambda t: t["id"])
+
     @router.post(f"{CONTROL}/tickets", include_in_schema=False)
     async def console_log(
         summary: str = Form(...), category_1: str = Form(""), priority_id: int = Form(3)

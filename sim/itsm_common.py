@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -37,6 +38,8 @@ class DocStore:
     """JSON documents by (kind, id) in one SQLite file; thread-safe, one connection."""
 
     def __init__(self, path: str = ":memory:") -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
@@ -73,9 +76,10 @@ class DocStore:
         return n
 
     def clear(self) -> None:
+        """Forget every record; numbering goes on, as in a product whose data was purged
+        (a new ticket never reuses a number deskflow may have seen)."""
         with self._lock:
             self._db.execute("DELETE FROM doc")
-            self._db.execute("DELETE FROM counter")
 
     def close(self) -> None:
         with self._lock:

@@ -224,6 +224,12 @@ async def run_bench() -> int:
 
         figures |= bench_generation()
         figures |= await bench_discovery(env.client)
+        from starter.bench_sla import bench_sla_clocks, bench_sla_math
+
+        figures |= bench_sla_math()
+        figures |= await bench_sla_clocks(
+            env.client, int(os.environ.get("DESKFLOW_BENCH_SLA_CLOCKS", "10000"))
+        )
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from starter.bench_web import bench_wizard_submit
 

@@ -76,3 +76,22 @@ async def wait_for_batches(settings: Settings, batch_ids: list[str]) -> list[Bat
             await asyncio.sleep(0.5)
         results.append(p)
     return results
+
+
+DEMO_DESK_TICKETS = [
+    {"summary": "Écran noir au démarrage", "category_1": "Hardware - Laptop", "priority_id": 2},
+    {"summary": "Compte verrouillé", "category_1": "Account lockout", "priority_id": 3},
+    {"summary": "Demande d'accès au partage Finance", "category_1": "", "priority_id": 4},
+]
+
+
+def seed_service_desk(sim_url: str) -> int:
+    """Log a few demo tickets in the Halo stand-in if it has none (it keeps them across
+    restarts); each one reaches deskflow through the webhook like a real one. Returns how
+    many were logged."""
+    with httpx.Client(base_url=f"{sim_url}/_sim/halo", timeout=10, follow_redirects=True) as http:
+        if http.get("/tickets").json():
+            return 0
+        for t in DEMO_DESK_TICKETS:
+            http.post("/tickets", data={k: str(v) for k, v in t.items()}).raise_for_status()
+    return len(DEMO_DESK_TICKETS)

@@ -72,7 +72,20 @@ def run_dev(demo: bool = True) -> None:
         py = sys.executable
         procs.append(
             subprocess.Popen(
-                [py, "-m", "sim", "--http-port", str(SIM_PORT), "--smtp-port", str(SMTP_PORT)]
+                [
+                    py,
+                    "-m",
+                    "sim",
+                    "--http-port",
+                    str(SIM_PORT),
+                    "--smtp-port",
+                    str(SMTP_PORT),
+                    # Halo and ServiceNow keep their tickets in var/ and post webhooks to us.
+                    "--data-dir",
+                    str(VAR),
+                    "--hook-url",
+                    settings.public_url,
+                ]
             )
         )
         wait_for_port("127.0.0.1", SIM_PORT)
@@ -105,7 +118,10 @@ async def _after_start(settings, demo: bool) -> None:
     else:
         await register_schedules(client, settings)
     if demo:
-        from starter.demo import seed_tdx, start_demo_batches, wait_for_batches
+        from starter.demo import seed_service_desk, seed_tdx, start_demo_batches, wait_for_batches
+
+        logged = seed_service_desk(f"http://127.0.0.1:{SIM_PORT}")
+        print(f"demo service desk: {logged} Halo tickets logged (sent to /hooks/halo)")
 
         serials = seed_tdx(f"http://127.0.0.1:{SIM_PORT}")
         batches = await start_demo_batches(settings, serials)
@@ -124,6 +140,8 @@ deskflow is running.
   Temporal Web UI  {settings.temporal_ui_url}       (payloads decoded by the web app's codec)
   Mailbox          http://127.0.0.1:{SIM_PORT}/mailbox   (every email deskflow sends)
   TDX/Slack sims   http://127.0.0.1:{SIM_PORT}/_sim/docs
+  ITSM console     http://127.0.0.1:{SIM_PORT}/_sim/{settings.itsm}   (log a ticket)
+  Tickets under SLA {settings.public_url}/sla
   CLI              .venv/bin/deskflow ticket show lsa-fy27-onprem.DEMO-LSA-001
 Press Ctrl-C to stop everything.
 """,

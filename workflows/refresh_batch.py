@@ -16,6 +16,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
+
     from domain.refresh import (
         BATCH_WORKFLOW_TYPE,
         BatchProgress,

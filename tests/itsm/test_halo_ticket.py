@@ -13,6 +13,7 @@ from domain.desk_dispatch import desk_workflow_id
 from domain.sla import SlaState
 from domain.sla_clock import workflow_id
 from tests.itsm.helpers import clock, follow_clock, local, mail, mail_settles, move_to, until
+from tests.workflows.helpers import save_history
 
 USER = "camille.martin@example.org"
 HUGO, INES = "hugo.tech@example.org", "ines.tech@example.org"
@@ -119,8 +120,11 @@ async def test_halo_ticket_lives_its_whole_service_desk_life(env, hooks, sim):
     for message in sim.mail.find(ticket=key):
         assert message.from_ == "deskflow@example.edu"
         assert message.html and message.text
-    desk = await env.client.get_workflow_handle(desk_workflow_id("halo", str(tid))).query("state")
+    desk_handle = env.client.get_workflow_handle(desk_workflow_id("halo", str(tid)))
+    desk = await desk_handle.query("state")
     assert desk["team"] == "hardware"
+    await save_history(sla, "sla_clock_halo")
+    await save_history(desk_handle, "service_desk_ticket_halo")
     await follow_clock(env, sim)
 
 

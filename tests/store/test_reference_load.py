@@ -55,7 +55,7 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "slot_preferences": (12, 0, 0, 0),
         "refresh_configs": (4, 0, 0, 0),
         "staff": (5, 0, 0, 0),
-        "service_desk": (0, 0, 0, 0),
+        "service_desk": (1, 0, 0, 0),
         "after_hours": (1, 0, 0, 0),
     }
     assert first.changed
@@ -69,7 +69,7 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "slot_preferences": (0, 0, 12, 0),
         "refresh_configs": (0, 0, 4, 0),
         "staff": (0, 0, 5, 0),
-        "service_desk": (0, 0, 0, 0),
+        "service_desk": (0, 0, 1, 0),
         "after_hours": (0, 0, 1, 0),
     }
     assert _row_counts(engine) == rows_after_first

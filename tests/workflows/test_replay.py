@@ -37,6 +37,8 @@ MAIN_PATHS = {
     "generate_schedule_slots",
     "discover_schedule_slots",
     "approver_digest",
+    "sla_clock_halo",
+    "service_desk_ticket_halo",
     "after_hours_aims_acknowledged",
     "after_hours_gds_leadership",
 }

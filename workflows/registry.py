@@ -1,0 +1,22 @@
+"""Every workflow the worker runs: the list `worker.py`, the replay tests and the bench use."""
+
+from workflows.after_hours import AfterHoursEscalation
+from workflows.approver_digest import ApproverDigest
+from workflows.itsm_catch_up import ItsmCatchUp
+from workflows.refresh_batch import RefreshBatch
+from workflows.refresh_ticket import RefreshTicket
+from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
+from workflows.service_desk_ticket import DeskTicket
+from workflows.sla_clock import SlaClock
+
+ALL_WORKFLOWS = [
+    RefreshTicket,
+    RefreshBatch,
+    GenerateScheduleSlots,
+    DiscoverScheduleSlots,
+    ApproverDigest,
+    DeskTicket,
+    SlaClock,
+    ItsmCatchUp,
+    AfterHoursEscalation,
+]

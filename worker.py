@@ -19,10 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.after_hours import AfterHoursActivities
 from activities.approver_digest import ApproverDigestActivities
 from activities.batch_lines import BatchLineActivities
 from activities.email import EmailActivities
 from activities.itsm import ItsmActivities, adapters_from_settings
+from activities.pagerduty_client import PagerDutyEvents
 from activities.provisioning import ProvisioningActivities
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
@@ -54,6 +56,9 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     adapters = adapters_from_settings(settings)
     itsm = ItsmActivities(sessions, adapters, client)
     prov = ProvisioningActivities(settings, sessions, adapters)
+    after_hours = AfterHoursActivities(
+        settings, sessions, adapters, PagerDutyEvents(settings.pagerduty_events_url)
+    )
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -86,6 +91,10 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             prov.project,
             prov.resolve,
             prov.compliance,
+            after_hours.load,
+            after_hours.open_ticket,
+            after_hours.pagerduty_event,
+            after_hours.project,
         ],
         activity_executor=executor,
     )

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from domain.after_hours import AfterHoursSpec
 from domain.business_calendar import BusinessCalendar
 from domain.provisioning import ProvisioningSpec
 from domain.refresh import ApprovedModel, Approver, RefreshOptions
@@ -53,6 +54,8 @@ Role = Literal[
     "provisioning_specialist",
     "analyst",
     "desk_manager",
+    # after hours for contract partners (seed 004)
+    "help_desk",
 ]
 
 Loc = tuple[str | int, ...]
@@ -213,6 +216,7 @@ class ReferenceData(_Spec):
     staff: list[StaffSpec] = Field(default_factory=list)
     service_desk: ServiceDeskSpec | None = None
     provisioning: ProvisioningSpec | None = None
+    after_hours: AfterHoursSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

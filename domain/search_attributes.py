@@ -13,6 +13,11 @@ DAY1 = SearchAttributeKey.for_datetime("Day1")
 # SlaClock (seed 002): what is about to breach.
 SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
+# AfterHoursEscalation (seed 004): the night's cases by status and contract partner. The
+# dev server allows 10 Keyword attributes in all (see below): the partner is a one-element
+# KeywordList, which `ContractPartner = 'fpm'` matches the same way.
+AFTER_HOURS_STATUS = SearchAttributeKey.for_keyword("AfterHoursStatus")
+CONTRACT_PARTNER = SearchAttributeKey.for_keyword_list("ContractPartner")
 
 ALL = (
     REFRESH_STATUS,
@@ -25,6 +30,8 @@ ALL = (
     DAY1,
     SLA_STATE,
     SLA_DUE_AT,
+    AFTER_HOURS_STATUS,
+    CONTRACT_PARTNER,
 )
 # ProvisioningIntake (seed 000): where each Halo provisioning ticket is, and whose it is.
 # The dev server (SQLite visibility) allows 10 Keyword attributes in all, so only the status

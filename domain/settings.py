@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     servicenow_webhook_auth: Literal["basic", "bearer", "apikey"] = "basic"
     servicenow_webhook_secret: SecretStr = SecretStr("servicenow:local-dev-sn-hook")
     itsm_catch_up_minutes: int = Field(5, ge=1, le=60)
+    # After-hours paging (seed 004): PagerDuty's Events API v2 (https://events.pagerduty.com/).
+    pagerduty_events_url: str = "http://127.0.0.1:8090/pagerduty/"
 
     public_url: str = "http://127.0.0.1:8000"
     temporal_ui_url: str = "http://127.0.0.1:8233"

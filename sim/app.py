@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from sim import halo as halo_sim
+from sim import paging as paging_sim
 from sim import servicenow as sn_sim
 from sim import slack as slack_sim
 from sim import smtp as smtp_sim
@@ -27,6 +28,7 @@ from sim.smtp import MailStore, SmtpServer, bind_tcp_socket
 from sim.tdx import TdxSim
 
 HALO_DB, SN_DB = "sim-halo.db", "sim-servicenow.db"
+PAGING_DB = "sim-pagerduty.db"
 
 _INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>deskflow stand-ins</title></head>
@@ -38,6 +40,7 @@ _INDEX = """<!doctype html>
 <li><a href="/_sim/slack/messages">Slack messages</a></li>
 <li><a href="/_sim/halo">HaloPSA console</a> and <a href="/_sim/servicenow">ServiceNow
 console</a>: log a ticket, see routing and due dates</li>
+<li><a href="/_sim/pagerduty">PagerDuty pages</a>: answer, send to voicemail or leave a page</li>
 <li><a href="/_sim/docs">API docs</a>: the simulated APIs and their test controls</li>
 </ul></body></html>"""
 
@@ -48,6 +51,7 @@ def create_app(
     mail: MailStore,
     halo: halo_sim.HaloSim | None = None,
     servicenow: sn_sim.ServiceNowSim | None = None,
+    paging: paging_sim.PagingSim | None = None,
 ) -> FastAPI:
     """The one HTTP app serving the TDX, Slack and mailbox stand-ins side by side."""
     app = FastAPI(
@@ -66,6 +70,8 @@ def create_app(
         app.include_router(sn_sim.build_router(servicenow))
         for exc, handler in sn_sim.exception_handlers().items():
             app.add_exception_handler(exc, handler)
+    if paging is not None:
+        app.include_router(paging_sim.build_router(paging))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
@@ -119,6 +125,7 @@ class SimServer:
         slack_token: str | None = None,
         log_level: str = "warning",
         data_dir: str | None = None,
+        paging_per_minute: int = 120,
     ) -> None:
         self.host = host
         self.http_port = http_port
@@ -145,7 +152,13 @@ class SimServer:
             password=_env("SERVICENOW_PASSWORD", "local-dev-secret"),
             path=f"{data_dir}/{SN_DB}" if data_dir else ":memory:",
         )
-        self.app = create_app(self.tdx, self.slack, self.mail, self.halo, self.servicenow)
+        self.paging = paging_sim.PagingSim(
+            path=f"{data_dir}/{PAGING_DB}" if data_dir else ":memory:",
+            per_minute=paging_per_minute,
+        )
+        self.app = create_app(
+            self.tdx, self.slack, self.mail, self.halo, self.servicenow, self.paging
+        )
         self._smtp = SmtpServer(self.mail, host, smtp_port)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -169,6 +182,10 @@ class SimServer:
     @property
     def servicenow_base_url(self) -> str:
         return f"{self.http_url}/servicenow/"
+
+    @property
+    def paging_base_url(self) -> str:
+        return f"{self.http_url}/pagerduty/"
 
     @property
     def mailbox_url(self) -> str:

@@ -25,6 +25,7 @@ from domain.refresh import (
     workflow_id,
 )
 from domain.settings import get_settings
+from starter.cli_after_hours import app as after_hours_app
 from starter.cli_provisioning import app as provisioning_app
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ app.add_typer(bulk_app, name="bulk")
 app.add_typer(slots_app, name="slots")
 app.add_typer(staff_app, name="staff")
 app.add_typer(provisioning_app, name="provisioning")
+app.add_typer(after_hours_app, name="after-hours")
 out = Console()
 err = Console(stderr=True)
 

@@ -39,6 +39,7 @@ from domain.refresh import ConfigView
 from store.config_history import LOADER, save_config
 from store.staff_sessions import revoke_all
 from store.tables import (
+    AfterHoursConfig,
     Base,
     CalendarConfig,
     ProvisioningConfig,
@@ -135,6 +136,7 @@ KINDS = (
     "staff",
     "service_desk",
     "provisioning",
+    "after_hours",
 )
 
 
@@ -467,6 +469,9 @@ def load_reference_data(
     if data.provisioning is not None:
         spec = data.provisioning.model_dump(mode="json")
         _upsert(session, ProvisioningConfig, 1, {"id": 1, "spec": spec}, counts["provisioning"])
+    if data.after_hours is not None:
+        spec = data.after_hours.model_dump(mode="json")
+        _upsert(session, AfterHoursConfig, 1, {"id": 1, "spec": spec}, counts["after_hours"])
     session.flush()
     return report
 

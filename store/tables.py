@@ -551,3 +551,30 @@ class ProvisioningTime(Base):
     work_type: Mapped[str] = mapped_column(String(200))
     category8: Mapped[bool] = mapped_column(Boolean)
     flagged: Mapped[bool] = mapped_column(Boolean)
+
+
+# --- after hours for contract partners (seed 004) ---------------------------------------------
+
+
+class AfterHoursConfig(Base):
+    """The `after_hours:` block of the reference data, whole (read whole, replaced whole)."""
+
+    __tablename__ = "after_hours_config"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AfterHoursCase(Base):
+    """Projection of one AfterHoursEscalation for the leads' night page."""
+
+    __tablename__ = "after_hours_case"
+
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    promise: Mapped[str] = mapped_column(String(20))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -67,6 +67,7 @@ def settings(sim: SimServer, db_url: str) -> Settings:
         slack_base_url=sim.slack_base_url,
         halo_base_url=sim.halo_base_url,
         servicenow_base_url=sim.servicenow_base_url,
+        pagerduty_events_url=sim.paging_base_url,
         smtp_host="127.0.0.1",
         smtp_port=sim.smtp_port,
         public_url="http://deskflow.test",

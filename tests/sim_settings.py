@@ -16,5 +16,6 @@ def settings_for(sim: SimServer, base: Settings | None = None) -> Settings:
             "smtp_port": sim.smtp_port,
             "halo_base_url": sim.halo_base_url,
             "servicenow_base_url": sim.servicenow_base_url,
+            "pagerduty_events_url": sim.paging_base_url,
         }
     )

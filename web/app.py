@@ -30,6 +30,7 @@ from web import (
     codec,
     health,
     hooks,
+    pages_after_hours,
     pages_approver,
     pages_customer,
     pages_provisioning,
@@ -117,6 +118,7 @@ def create_app(
         pages_sla.router,
         hooks.router,
         pages_provisioning.router,
+        pages_after_hours.router,
     ):
         app.include_router(router)
 

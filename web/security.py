@@ -46,6 +46,7 @@ class Role(StrEnum):
     provisioning_specialist = "provisioning_specialist"
     analyst = "analyst"
     desk_manager = "desk_manager"
+    help_desk = "help_desk"  # after-hours intake, cases and the night's page (seed 004)
 
 
 class Perm(StrEnum):
@@ -64,6 +65,7 @@ class Perm(StrEnum):
     work_provisioning = "work_provisioning"  # equipment received, Exhibit A, time, close...
     reveal_secrets = "reveal_secrets"  # see an Exhibit A password (audited)
     view_compliance = "view_compliance"  # the work-type gauge
+    after_hours = "after_hours"  # take contract-partner calls, act on and review the cases
 
 
 # Refresh Administrators are NIT staff too, so they hold every Refresh Manager right.
@@ -93,6 +95,8 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     ),
     Perm.reveal_secrets: frozenset({Role.analyst, Role.provisioning_specialist}),
     Perm.view_compliance: frozenset({Role.desk_manager}),
+    Perm.codec: frozenset(Role),
+    Perm.after_hours: frozenset({Role.help_desk}),
 }
 
 

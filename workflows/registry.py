@@ -1,5 +1,6 @@
 """Every workflow the worker runs: the list `worker.py`, the replay tests and the bench use."""
 
+from workflows.after_hours import AfterHoursEscalation
 from workflows.approver_digest import ApproverDigest
 from workflows.itsm_catch_up import ItsmCatchUp
 from workflows.provisioning_intake import ProvisioningIntake
@@ -23,4 +24,5 @@ ALL_WORKFLOWS = [
     LookupSystem,
     ProvisioningIntake,
     ProvisioningComplianceReport,
+    AfterHoursEscalation,
 ]

@@ -54,9 +54,10 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (3, 0, 0, 0),
         "slot_preferences": (12, 0, 0, 0),
         "refresh_configs": (4, 0, 0, 0),
-        "staff": (9, 0, 0, 0),
+        "staff": (10, 0, 0, 0),
         "service_desk": (1, 0, 0, 0),
         "provisioning": (1, 0, 0, 0),
+        "after_hours": (1, 0, 0, 0),
     }
     assert first.changed
     rows_after_first = _row_counts(engine)
@@ -68,9 +69,10 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (0, 0, 3, 0),
         "slot_preferences": (0, 0, 12, 0),
         "refresh_configs": (0, 0, 4, 0),
-        "staff": (0, 0, 9, 0),
+        "staff": (0, 0, 10, 0),
         "service_desk": (0, 0, 1, 0),
         "provisioning": (0, 0, 1, 0),
+        "after_hours": (0, 0, 1, 0),
     }
     assert _row_counts(engine) == rows_after_first
     assert "support_teams: 0 created, 0 updated, 3 unchanged" in str(second)
@@ -117,6 +119,7 @@ def test_demo_content_as_stored(engine: Engine) -> None:
             "approver",
             "care_team",
             "desk_manager",
+            "help_desk",
             "procurement",
             "provisioning_specialist",
             "refresh_admin",
@@ -156,7 +159,7 @@ def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_
     report = _load(engine, changed)
     assert _counts(report)["slot_preferences"] == (0, 1, 10, 1)
     assert _counts(report)["support_teams"] == (0, 1, 2, 0)
-    assert _counts(report)["staff"] == (0, 1, 8, 0)
+    assert _counts(report)["staff"] == (0, 1, 9, 0)
     with session_scope(engine) as session:
         weekdays = session.scalars(
             select(SlotPreference.weekday).where(SlotPreference.team_id == "nit-medical")

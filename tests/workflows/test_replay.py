@@ -47,6 +47,8 @@ MAIN_PATHS = {
     "provisioning_7_to_8a_closed",
     "provisioning_8d_reminded_closed",
     "provisioning_report",
+    "after_hours_aims_acknowledged",
+    "after_hours_gds_leadership",
 }
 
 

@@ -21,6 +21,7 @@ def _deployment(settings: Settings, env, **changes) -> Settings:
             "dev": False,
             "secret_key": new_secret_key(),
             "codec_keys": new_codec_key("k1"),
+            "at_rest_keys": new_codec_key("rest1"),
             "temporal_address": env.client.service_client.config.target_host,
             "public_url": "https://deskflow.example.edu",
             **changes,

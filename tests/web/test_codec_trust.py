@@ -21,6 +21,7 @@ def production(settings, **changes):
             "public_url": "http://127.0.0.1:8000",
             "secret_key": SecretStr(new_secret_key()),
             "codec_keys": SecretStr(new_codec_key()),
+            "at_rest_keys": SecretStr(new_codec_key("rest1")),
             **changes,
         }
     )

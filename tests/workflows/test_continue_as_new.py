@@ -83,8 +83,14 @@ async def test_continue_as_new_keeps_state_and_timers(env, worker, sim):
     # ticket on and waits for the second reminder at the same instant.
     s = await fires_at(env, handle, before["wizard_reminder_1"], sent("wizard_reminder"), "r1")
     s = await until(handle, lambda s: s.next_wakeup == before["wizard_reminder_2"], "waiting")
-    chain = await runs(env.client, wid, first_run)
+    # The run that sent the reminder may still be finishing its turn: wait for the next run.
+    for _ in range(300):
+        chain = await runs(env.client, wid, first_run)
+        if len(chain) >= 2:
+            break
+        await asyncio.sleep(0.05)
     assert len(chain) >= 2, "expected a continue-as-new after the first reminder"
+    s = await until(handle, lambda s: s.next_wakeup == before["wizard_reminder_2"], "waiting")
     assert (await handle.describe()).run_id == chain[-1][0] != first_run
     audits_intact(s)
     assert [e.template for e in s.emails] == ["invite", "wizard_reminder"]

@@ -15,8 +15,9 @@ from email.utils import parsedate_to_datetime
 from typing import ParamSpec, TypeVar
 
 import httpx
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
+from activities.rate_limits import wait_until_allowed
 from domain.itsm import ItsmError, ItsmNotFound, ItsmRateLimited
 
 P = ParamSpec("P")
@@ -62,11 +63,8 @@ def itsm_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         try:
             return await fn(*args, **kwargs)
         except ItsmRateLimited as e:
-            raise ApplicationError(
-                "ITSM rate limit",
-                type="ItsmRateLimited",
-                next_retry_delay=timedelta(seconds=e.retry_after_seconds),
-                category=ApplicationErrorCategory.BENIGN,
+            raise wait_until_allowed(
+                "ITSM rate limit", "ItsmRateLimited", timedelta(seconds=e.retry_after_seconds)
             ) from e
         except ItsmError as e:
             raise ApplicationError(

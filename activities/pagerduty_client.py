@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
+from activities.rate_limits import wait_until_allowed
 from domain.pagerduty import PageAccepted, PageEvent
 
 THROTTLE_WAIT = timedelta(seconds=30)
@@ -43,11 +44,10 @@ class PagerDutyEvents:
             )
         if r.status_code == 429:
             wait = r.headers.get("Retry-After")
-            raise ApplicationError(
+            raise wait_until_allowed(
                 "PagerDuty throttled the event",
-                type="PagerDutyThrottled",
-                next_retry_delay=timedelta(seconds=float(wait)) if wait else THROTTLE_WAIT,
-                category=ApplicationErrorCategory.BENIGN,
+                "PagerDutyThrottled",
+                timedelta(seconds=float(wait)) if wait else THROTTLE_WAIT,
             )
         try:
             detail = r.json()

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
+from activities.rate_limits import wait_until_allowed
 from activities.slack_client import SlackClient, SlackError, SlackRateLimited
 from domain.activity_requests import SlackRequest
 from store.tables import Event
@@ -48,12 +49,7 @@ class SlackActivities:
         try:
             ts = await self.client.post_message(req.channel, req.text)
         except SlackRateLimited as e:
-            raise ApplicationError(
-                "Slack rate limit",
-                type="SlackRateLimited",
-                next_retry_delay=e.retry_after,
-                category=ApplicationErrorCategory.BENIGN,  # expected pacing, not an incident
-            ) from e
+            raise wait_until_allowed("Slack rate limit", "SlackRateLimited", e.retry_after) from e
         except SlackError as e:
             raise ApplicationError(f"Slack refused the message: {e}", type="SlackError") from e
         await asyncio.to_thread(self._record, req.model_copy(update={"key": key}), ts)

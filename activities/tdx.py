@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.rate_limits import wait_until_allowed
 from activities.tdx_client import (
     StatusClass,
     TdxClient,
@@ -71,11 +72,8 @@ def tdx_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         try:
             return await fn(*args, **kwargs)
         except TdxRateLimited as e:
-            raise ApplicationError(
-                "TDX rate limit reached",
-                type="TdxRateLimited",
-                next_retry_delay=e.retry_after,
-                category=ApplicationErrorCategory.BENIGN,  # expected pacing, not an incident
+            raise wait_until_allowed(
+                "TDX rate limit reached", "TdxRateLimited", e.retry_after
             ) from e
         except TdxError as e:
             non_retryable = e.status in (400, 401, 403) and not isinstance(e, TdxNotFound)

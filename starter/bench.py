@@ -203,7 +203,8 @@ async def _drive_on_prem(env, settings, sim, sessions, ScheduleSlot) -> int:
 
 async def run_bench() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="deskflow-bench-"))
-    settings = Settings(_env_file=None, database_url=f"sqlite:///{workdir / 'app.db'}")
+    # A throwaway setup: development mode (a derived codec key, no real secrets needed).
+    settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'app.db'}")
     figures: dict[str, float] = {}
     env = await WorkflowEnvironment.start_local(
         data_converter=data_converter(settings),

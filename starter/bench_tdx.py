@@ -10,9 +10,7 @@ the 429s TDX answered, first window apart from steady state.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from temporalio.client import Client
 
 from domain.refresh import BATCH_WORKFLOW_TYPE, batch_workflow_id
 from domain.settings import Settings
+from starter.dev_server import start_worker_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIALS = 300
@@ -46,23 +45,12 @@ def bound_seconds(n: int) -> float:
 
 
 def _worker(settings: Settings, address: str, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": address,
-        "DESKFLOW_DATABASE_URL": settings.database_url,
-        "DESKFLOW_TASK_QUEUE": settings.task_queue,
-        "DESKFLOW_TDX_BASE_URL": settings.tdx_base_url,
-        "DESKFLOW_SLACK_BASE_URL": settings.slack_base_url,
-        "DESKFLOW_SMTP_PORT": str(settings.smtp_port),
-        "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "DESKFLOW_TDX_RATE_WINDOW_SECONDS": str(WINDOW),
-        "DESKFLOW_TDX_MIN_RETRY_AFTER_SECONDS": str(WINDOW / 60 * 5),  # TDX's 5 s, scaled
-    }
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
+    return start_worker_process(
+        settings,
+        address,
+        log,
+        DESKFLOW_TDX_RATE_WINDOW_SECONDS=str(WINDOW),
+        DESKFLOW_TDX_MIN_RETRY_AFTER_SECONDS=str(WINDOW / 60 * 5),  # TDX's 5 s, scaled
     )
 
 
@@ -84,9 +72,19 @@ async def tdx_batch(
         tdx_limit=LIMIT,
         tdx_create_limit=CREATE_LIMIT,
         slack_per_second=1000,
-        settings=settings,
+        tdx_beid=settings.tdx_beid,
+        tdx_web_services_key=settings.tdx_web_services_key.get_secret_value(),
+        slack_token=settings.slack_token.get_secret_value(),
     ) as sim:
-        local = sim.settings.model_copy(update={"task_queue": f"bench-tdx-{run}"})
+        local = settings.model_copy(
+            update={
+                "task_queue": f"bench-tdx-{run}",
+                "tdx_base_url": sim.tdx_base_url,
+                "slack_base_url": sim.slack_base_url,
+                "smtp_host": sim.smtp_host,
+                "smtp_port": sim.smtp_port,
+            }
+        )
         sim.tdx.add_person("owner", UID="uid-owner", FullName="Lab Owner")
         names = [f"B{run}{i:05d}".upper() for i in range(serials)]
         for s in names:

@@ -7,6 +7,7 @@ pointed at the web app's codec endpoint so operators can read encrypted payloads
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from domain import search_attributes as sa
+from domain.settings import Settings
 
 KINDS = {
     "KEYWORD": "Keyword",
@@ -22,6 +24,9 @@ KINDS = {
     "KEYWORD_LIST": "KeywordList",
     "INT": "Int",
 }
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def temporal_binary() -> str:
@@ -104,4 +109,42 @@ async def register_search_attributes(client) -> None:
             namespace=client.namespace,
             search_attributes={k.name: kinds[k.indexed_value_type.name] for k in sa.ALL},
         )
+    )
+
+
+def worker_environment(settings: Settings, address: str, **overrides: str) -> dict[str, str]:
+    """The environment of a `worker.py` process that serves `settings` against `address`.
+
+    Tests and benchmarks start real worker processes (to kill them, or to run several);
+    every URL, the queue and the secrets come from `settings`, `overrides` add the rest.
+    """
+    return {
+        **os.environ,
+        "TEMPORAL_ADDRESS": address,
+        "DESKFLOW_DATABASE_URL": settings.database_url,
+        "DESKFLOW_TASK_QUEUE": settings.task_queue,
+        "DESKFLOW_TDX_BASE_URL": settings.tdx_base_url,
+        "DESKFLOW_SLACK_BASE_URL": settings.slack_base_url,
+        "DESKFLOW_HALO_BASE_URL": settings.halo_base_url,
+        "DESKFLOW_SERVICENOW_BASE_URL": settings.servicenow_base_url,
+        "DESKFLOW_PAGERDUTY_EVENTS_URL": settings.pagerduty_events_url,
+        "DESKFLOW_SMTP_HOST": settings.smtp_host,
+        "DESKFLOW_SMTP_PORT": str(settings.smtp_port),
+        "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "DESKFLOW_PUBLIC_URL": settings.public_url,
+        "DESKFLOW_TIMEZONE": settings.timezone,
+        "DESKFLOW_DEV": "true" if settings.dev else "false",
+        **overrides,
+    }
+
+
+def start_worker_process(
+    settings: Settings, address: str, log: Path, **overrides: str
+) -> subprocess.Popen:
+    """`python worker.py` in the background, its output appended to `log`."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        env=worker_environment(settings, address, **overrides),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )

@@ -10,16 +10,15 @@ timeout and CPS never open, so the call is after hours whenever the test runs.""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from uuid import uuid4
 
 import yaml
 
 from domain.settings import Settings
+from starter.dev_server import start_worker_process
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
 from tests.after_hours.helpers import case, case_until, intake, pages, start, until
@@ -28,28 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def worker_process(settings: Settings, address: str, queue: str, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": address,
-        "DESKFLOW_DATABASE_URL": settings.database_url,
-        "DESKFLOW_TASK_QUEUE": queue,
-        "DESKFLOW_HALO_BASE_URL": settings.halo_base_url,
-        "DESKFLOW_SERVICENOW_BASE_URL": settings.servicenow_base_url,
-        "DESKFLOW_PAGERDUTY_EVENTS_URL": settings.pagerduty_events_url,
-        "DESKFLOW_SLACK_BASE_URL": settings.slack_base_url,
-        "DESKFLOW_TDX_BASE_URL": settings.tdx_base_url,
-        "DESKFLOW_SMTP_HOST": settings.smtp_host,
-        "DESKFLOW_SMTP_PORT": str(settings.smtp_port),
-        "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "DESKFLOW_PUBLIC_URL": settings.public_url,
-        "DESKFLOW_TIMEZONE": settings.timezone,
-    }
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    return start_worker_process(settings, address, log, DESKFLOW_TASK_QUEUE=queue)
 
 
 def kill(proc: subprocess.Popen) -> None:

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from domain.refresh import BatchProgress, Status, TicketState, workflow_id
 from domain.settings import Settings
 from operations.batches import batch_input
+from starter.dev_server import start_worker_process
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
 from tests.ops.conftest import free_port
@@ -79,32 +78,21 @@ class WorkerProcess:
 
 def start_worker(name: str, settings: Settings, address: str, tmp: Path) -> WorkerProcess:
     metrics, health = free_port(), free_port()
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": address,
-        "DESKFLOW_DATABASE_URL": settings.database_url,
-        "DESKFLOW_TASK_QUEUE": settings.task_queue,
-        "DESKFLOW_TDX_BASE_URL": settings.tdx_base_url,
-        "DESKFLOW_SLACK_BASE_URL": settings.slack_base_url,
-        "DESKFLOW_SMTP_PORT": str(settings.smtp_port),
-        "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
+    log = tmp / f"{name}.log"
+    proc = start_worker_process(
+        settings,
+        address,
+        log,
         # TDX's own limits per window (defaults: 57 calls, 28.5 creations), window ×10 shorter.
-        "DESKFLOW_TDX_RATE_WINDOW_SECONDS": str(60 / SCALE),
-        "DESKFLOW_TDX_CREATE_SETTLE_SECONDS": str(300 / SCALE),
+        DESKFLOW_TDX_RATE_WINDOW_SECONDS=str(60 / SCALE),
+        DESKFLOW_TDX_CREATE_SETTLE_SECONDS=str(300 / SCALE),
         # A worker stalled for a second or two on this shared two-core machine sends its
         # delayed calls together: against a 60 s window that is noise, against a 6 s one it
         # is a quarter of the window, so the budget leaves three seconds' room, not one.
-        "DESKFLOW_TDX_RATE_BURST_SECONDS": "3",
-        "DESKFLOW_METRICS_BIND": f"127.0.0.1:{metrics}",
-        "DESKFLOW_HEALTH_BIND": f"127.0.0.1:{health}",
-        "DESKFLOW_LOG_FORMAT": "json",
-    }
-    log = tmp / f"{name}.log"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
+        DESKFLOW_TDX_RATE_BURST_SECONDS="3",
+        DESKFLOW_METRICS_BIND=f"127.0.0.1:{metrics}",
+        DESKFLOW_HEALTH_BIND=f"127.0.0.1:{health}",
+        DESKFLOW_LOG_FORMAT="json",
     )
     return WorkerProcess(
         name, proc, f"http://127.0.0.1:{metrics}", f"http://127.0.0.1:{health}", log

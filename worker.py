@@ -21,6 +21,8 @@ from temporalio.worker import Worker
 from activities.approver_digest import ApproverDigestActivities
 from activities.email import EmailActivities
 from activities.itsm import ItsmActivities, adapters_from_settings
+from activities.outages import OutageActivities
+from activities.partner_triage import TriageActivities
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
 from activities.slack_client import SlackClient
@@ -46,6 +48,8 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     slots = ScheduleSlotActivities(client, sessions)
     digest = ApproverDigestActivities(settings, sessions, email)
     itsm = ItsmActivities(sessions, adapters_from_settings(settings), client)
+    outages = OutageActivities(sessions, itsm.adapters, email)
+    triage = TriageActivities(sessions, itsm.adapters)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -70,6 +74,15 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             itsm.add_note,
             itsm.project_sla_clock,
             itsm.catch_up,
+            outages.load_spec,
+            outages.create_problem,
+            outages.link_incidents,
+            outages.resolve_incident,
+            outages.project,
+            triage.load_spec,
+            triage.ticket_notes,
+            triage.close_redirected,
+            triage.project,
         ],
         activity_executor=executor,
     )

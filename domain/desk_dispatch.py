@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from domain.itsm import ItsmEvent, ItsmName
+from domain.partner_triage import WORKFLOW_TYPE as PARTNER_TRIAGE
+from domain.partner_triage import TriageInput
+from domain.partner_triage import workflow_id as triage_workflow_id
 from domain.sla_clock import WORKFLOW_TYPE as SLA_CLOCK
 from domain.sla_clock import SlaClockInput
 from domain.sla_clock import workflow_id as sla_workflow_id
@@ -46,4 +49,9 @@ def targets(event: ItsmEvent) -> list[Target]:
     return [
         Target(DESK_TICKET, desk_workflow_id(itsm, tid), DeskTicketInput(itsm=itsm, ticket_id=tid)),
         Target(SLA_CLOCK, sla_workflow_id(itsm, tid), SlaClockInput(itsm=itsm, ticket_id=tid)),
+        Target(
+            PARTNER_TRIAGE,
+            triage_workflow_id(itsm, tid),
+            TriageInput(itsm=itsm, ticket_id=tid),
+        ),
     ]

@@ -28,6 +28,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from domain.outages import OutagesSpec
+from domain.partner_triage import PartnerTriageSpec
 from domain.service_desk import ServiceDeskSpec
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -193,6 +195,8 @@ class ReferenceData(_Spec):
     refresh_configs: list[RefreshConfigSpec] = Field(default_factory=list)
     staff: list[StaffSpec] = Field(default_factory=list)
     service_desk: ServiceDeskSpec | None = None
+    outages: OutagesSpec | None = None
+    partner_triage: PartnerTriageSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

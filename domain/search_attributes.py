@@ -13,6 +13,10 @@ DAY1 = SearchAttributeKey.for_datetime("Day1")
 # SlaClock (seed 002): what is about to breach.
 SLA_STATE = SearchAttributeKey.for_keyword("SlaState")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
+# Outage and PartnerTriage (seeds 004 and 003).
+OUTAGE_STATUS = SearchAttributeKey.for_keyword("OutageStatus")
+OUTAGE_SERVICE = SearchAttributeKey.for_keyword("OutageService")
+TRIAGE_OUTCOME = SearchAttributeKey.for_keyword("TriageOutcome")
 
 ALL = (
     REFRESH_STATUS,
@@ -25,4 +29,7 @@ ALL = (
     DAY1,
     SLA_STATE,
     SLA_DUE_AT,
+    OUTAGE_STATUS,
+    OUTAGE_SERVICE,
+    TRIAGE_OUTCOME,
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import httpx
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
@@ -84,7 +85,9 @@ class DocStore:
 
 class Fault(BaseModel):
     """The next `count` calls matching `method` and `path` (a regex) misbehave: `status`
-    429 (with `Retry-After: retry_after`), a 5xx, or "timeout" (sleep `delay`, then answer)."""
+    429 (with `Retry-After: retry_after`), a 5xx, or "timeout" (sleep `delay`, then answer).
+    With `share` below 1, only that share of the matching calls (drawn at random) misbehave,
+    as a flaky instance does; `count: null` keeps the fault until `clear`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +97,7 @@ class Fault(BaseModel):
     count: int | None = 1
     delay: float = 5.0
     retry_after: int = 1
+    share: float = Field(1.0, gt=0, le=1)
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method.upper()) and re.search(self.path, path) is not None
@@ -111,6 +115,8 @@ class Faults:
     def take(self, method: str, path: str) -> Fault | None:
         for fault in self.rules:
             if fault.matches(method, path):
+                if fault.share < 1 and random.random() >= fault.share:
+                    return None
                 if fault.count is not None:
                     fault.count -= 1
                     if fault.count <= 0:

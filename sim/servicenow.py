@@ -38,6 +38,7 @@ STATES = {
     "8": "Canceled",
 }
 REFERENCES = ("assignment_group", "assigned_to", "caller_id", "company", "problem_id")
+CALLER_FIELDS = ("email", "department", "u_red_flag_note")
 _CLAUSE = re.compile(r"^([a-z_.]+?)(>=|<=|!=|=|>|<|LIKE)(.*)$")
 
 
@@ -76,11 +77,16 @@ class ServiceNowSim:
 
     # ----- console and test controls ---------------------------------------------------------
 
-    def add_user(self, name: str, email: str) -> dict[str, Any]:
+    def add_user(
+        self, name: str, email: str, department: str = "", red_flag_note: str = ""
+    ) -> dict[str, Any]:
+        """A sys_user; `department` is its cmn_department's name, `red_flag_note` the
+        instance's custom client alert (`u_red_flag_note`, how IT partners are flagged)."""
         existing = self.query("sys_user", f"name={name}")
         if existing:
             return existing[0]
-        return self.insert("sys_user", {"name": name, "email": email, "user_name": email}, False)
+        body = {"name": name, "email": email, "user_name": email, "department": department}
+        return self.insert("sys_user", {**body, "u_red_flag_note": red_flag_note}, False)
 
     def log_incident(
         self,
@@ -92,13 +98,17 @@ class ServiceNowSim:
         category: str = "",
         priority: str = "3",
         assignment_group: str = "",
+        department: str = "",
+        red_flag_note: str = "",
+        description: str = "",
     ) -> dict[str, Any]:
         """A caller logs an incident (portal or phone): stored, REST message sent."""
-        self.add_user(caller, caller_email)
+        self.add_user(caller, caller_email, department, red_flag_note)
         return self.insert(
             "incident",
             {
                 "short_description": short_description,
+                "description": description,
                 "caller_id": caller,
                 "company": company,
                 "category": category,
@@ -219,10 +229,14 @@ class ServiceNowSim:
         for key, value in record.items():
             if key in REFERENCES and not display:
                 out[key] = {"link": f"/api/now/table/x/{value}", "value": value} if value else ""
+            elif key == "problem_id" and value:  # a problem's display value is its number
+                problem = self.store.get("problem", value)
+                out[key] = problem["number"] if problem else value
             else:
                 out[key] = value
         caller = self.query("sys_user", f"name={record.get('caller_id', '')}")
-        out["caller_id.email"] = caller[0]["email"] if caller else ""
+        for walked in CALLER_FIELDS:  # dot-walked through the caller's sys_user record
+            out[f"caller_id.{walked}"] = caller[0].get(walked, "") if caller else ""
         if fields:
             out = {k: out.get(k, "") for k in fields}
         return out

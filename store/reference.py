@@ -37,6 +37,7 @@ from domain.refresh import ConfigView
 from store.tables import (
     Base,
     CalendarConfig,
+    ProcessConfig,
     RefreshConfig,
     ServiceDeskConfig,
     SlotPreference,
@@ -129,6 +130,8 @@ KINDS = (
     "refresh_configs",
     "staff",
     "service_desk",
+    "outages",
+    "partner_triage",
 )
 
 
@@ -439,6 +442,11 @@ def load_reference_data(data: ReferenceData, session: Session) -> LoadReport:
     if data.service_desk is not None:
         spec = data.service_desk.model_dump(mode="json")
         _upsert(session, ServiceDeskConfig, 1, {"id": 1, "spec": spec}, counts["service_desk"])
+    for name in ("outages", "partner_triage"):
+        block = getattr(data, name)
+        if block is not None:
+            values = {"name": name, "spec": block.model_dump(mode="json")}
+            _upsert(session, ProcessConfig, name, values, counts[name])
     session.flush()
     return report
 

@@ -2,6 +2,8 @@
 
 from workflows.approver_digest import ApproverDigest
 from workflows.itsm_catch_up import ItsmCatchUp
+from workflows.outage import Outage
+from workflows.partner_triage import PartnerTriage
 from workflows.refresh_batch import RefreshBatch
 from workflows.refresh_ticket import RefreshTicket
 from workflows.schedule_slots import DiscoverScheduleSlots, GenerateScheduleSlots
@@ -17,4 +19,6 @@ ALL_WORKFLOWS = [
     DeskTicket,
     SlaClock,
     ItsmCatchUp,
+    Outage,
+    PartnerTriage,
 ]

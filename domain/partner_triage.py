@@ -183,7 +183,10 @@ class TriageDecision(_Spec):
 
 
 def _text(ticket: ServiceDeskTicket) -> str:
-    return f"{ticket.summary}\n{ticket.details}\n{ticket.category}".casefold()
+    """The ask: its summary and category. The details are left out on purpose: a partner's
+    escalation notes talk about what it tried ("rebooted", "reseated the cable"), which
+    says nothing about what the client asks for."""
+    return f"{ticket.summary}\n{ticket.category}".casefold()
 
 
 def _has(text: str, words: list[str]) -> str | None:

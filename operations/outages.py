@@ -66,7 +66,9 @@ async def outage_update(
     try:
         OutageInput(outage_id=outage_id, itsm=itsm)
     except ValidationError as e:
-        raise FieldError(422, "an outage id is letters, digits, '.', '_' or '-'", "outage_id") from e
+        raise FieldError(
+            422, "an outage id is letters, digits, '.', '_' or '-'", "outage_id"
+        ) from e
     msg = _checked(name, data, outages.UPDATES)
     wf_id = outages.workflow_id(outage_id)
     result_type = OutageState if name in ("report_potential", "confirm", "dismiss") else dict
@@ -93,7 +95,9 @@ async def outage_update(
         raise FieldError(409, f"outage {outage_id} is over; report a new one", "status") from None
     except RPCError as e:
         if e.status == RPCStatusCode.ALREADY_EXISTS:
-            raise FieldError(409, f"outage {outage_id} is over; report a new one", "status") from None
+            raise FieldError(
+                409, f"outage {outage_id} is over; report a new one", "status"
+            ) from None
         raise _rpc(e, f"outage {outage_id}") from None
 
 

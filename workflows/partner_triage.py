@@ -57,6 +57,7 @@ class PartnerTriage:
         self.decision: TriageDecision | None = None
         self.decided_at: datetime | None = None
         self.team = ""
+        self.echo: str | None = None  # the group we wrote, until a snapshot shows it
         self.reassignments = 0
         self.flags: list[str] = []
         self.log: list[str] = []
@@ -122,7 +123,7 @@ class PartnerTriage:
             )
             if saved.updated_at >= t.updated_at:
                 self.ticket = saved  # snapshots older than our own write are history
-            self.team = d.group
+            self.team = self.echo = d.group
         else:
             await self._activity(
                 "itsm_add_note",
@@ -180,7 +181,13 @@ class PartnerTriage:
             )
 
     async def _watch(self, t: ServiceDeskTicket) -> None:
-        """A later snapshot of the ticket: a change of group is a reassignment."""
+        """A later snapshot of the ticket: a change of group is a reassignment. Deliveries
+        come in the order the ITSM made them, so until one shows the group deskflow wrote,
+        the snapshots were taken before that write and say nothing new."""
+        if self.echo is not None:
+            if t.team == self.echo:
+                self.echo = None
+            return
         if t.team == self.team or not t.team:
             return
         d, spec = self._decision, self._spec
@@ -291,7 +298,7 @@ class PartnerTriage:
             team=msg.group,
             note=f"Reassigned to {msg.group} by {msg.by} through deskflow. {msg.reason}".strip(),
         )
-        self.team = msg.group
+        self.team = self.echo = msg.group
         await self._activity(
             "itsm_update_ticket", ItsmUpdate(itsm=t.itsm, change=change), ServiceDeskTicket
         )

@@ -36,7 +36,9 @@ def sn_problem(sim, number: str) -> dict:
 def outage_mail(sim) -> Counter[str]:
     """Recipient -> how many `outage_resolved` emails reached them."""
     return Counter(
-        ",".join(sorted(m.envelope_to)) for m in sim.mail.messages if m.template == "outage_resolved"
+        ",".join(sorted(m.envelope_to))
+        for m in sim.mail.messages
+        if m.template == "outage_resolved"
     )
 
 

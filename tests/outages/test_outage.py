@@ -29,8 +29,13 @@ async def test_a_planned_outage_in_progress_takes_the_incidents(
     await move_to(env, sim, local(2026, 12, 5, 23))  # inside the Exchange upgrade window
     incidents = log_sn_incidents(sim, 2, "mailuser")
     s = await act(
-        env, worker, "mail-1", "report_potential",
-        service="email", summary="Outlook cannot connect", incidents=incidents,
+        env,
+        worker,
+        "mail-1",
+        "report_potential",
+        service="email",
+        summary="Outlook cannot connect",
+        incidents=incidents,
         reported_by="Hana HDQA",
     )
     assert s.status == OutageStatus.planned
@@ -53,28 +58,44 @@ async def test_confirmed_outage_links_calls_refuses_level_1_and_resolves_each_on
     first = log_sn_incidents(sim, 2, "vpnfirst")
     later = log_sn_incidents(sim, 4, "vpnlater")
     s = await act(
-        env, worker, "vpn-1", "report_potential",
-        service="VPN", summary="VPN refuses every login", incidents=first,
+        env,
+        worker,
+        "vpn-1",
+        "report_potential",
+        service="VPN",
+        summary="VPN refuses every login",
+        incidents=first,
         reported_by="Hana HDQA",
     )
     # Nothing planned is in progress: the VPN's planned outages are shown, none matched.
     assert s.status == OutageStatus.reported and s.planned_match is None
     assert [p.id for p in s.planned_outages] == ["vpn-cert"]
     with pytest.raises(FieldError) as refused:
-        await act(env, worker, "vpn-1", "confirm", owner_team="Desktop Services",
-                  confirmed_by="Sid SNCC")
+        await act(
+            env, worker, "vpn-1", "confirm", owner_team="Desktop Services", confirmed_by="Sid SNCC"
+        )
     assert refused.value.field == "owner_team"
-    s = await act(env, worker, "vpn-1", "confirm", owner_team="SNCC-Network",
-                  confirmed_by="Sid SNCC", public_note="VPN logins fail; we are on it")
+    s = await act(
+        env,
+        worker,
+        "vpn-1",
+        "confirm",
+        owner_team="SNCC-Network",
+        confirmed_by="Sid SNCC",
+        public_note="VPN logins fail; we are on it",
+    )
     assert s.status == OutageStatus.confirmed
 
     # Calls continue: several agents link at once, one of them twice.
-    links = [act(env, worker, "vpn-1", "link_incident", ticket_id=t, by=f"agent{i}")
-             for i, t in enumerate(later + later[:2])]
+    links = [
+        act(env, worker, "vpn-1", "link_incident", ticket_id=t, by=f"agent{i}")
+        for i, t in enumerate(later + later[:2])
+    ]
     results = await asyncio.gather(*links)
     assert sum(r["already_linked"] for r in results) == 2
     s = await settled(
-        env, "vpn-1",
+        env,
+        "vpn-1",
         lambda s: len(s.incidents) == 6 and all(i.in_itsm for i in s.incidents.values()),
         "six incidents linked in ServiceNow",
     )
@@ -85,16 +106,38 @@ async def test_confirmed_outage_links_calls_refuses_level_1_and_resolves_each_on
     # Level 1 may neither resolve a linked incident nor escalate it to HDQA.
     for action in ("resolve", "escalate_to_hdqa"):
         with pytest.raises(FieldError) as refused:
-            await act(env, worker, "vpn-1", "incident_action", ticket_id=later[0],
-                      action=action, role="level_1", by="Lee Level1")
+            await act(
+                env,
+                worker,
+                "vpn-1",
+                "incident_action",
+                ticket_id=later[0],
+                action=action,
+                role="level_1",
+                by="Lee Level1",
+            )
         assert refused.value.status == 403 and "seed 004 step 9" in refused.value.message
     assert sn_incident(sim, later[0])["state"] == "1"
 
     # One caller turns out to have another problem: unlinked, never resolved nor emailed.
-    await act(env, worker, "vpn-1", "unlink_incident", ticket_id=later[3], by="Hana HDQA",
-              reason="Wi-Fi, not VPN")
-    await act(env, worker, "vpn-1", "resolve", resolved_by="Sid SNCC",
-              notes="Certificate replaced.", follow_up_team="Network Engineering")
+    await act(
+        env,
+        worker,
+        "vpn-1",
+        "unlink_incident",
+        ticket_id=later[3],
+        by="Hana HDQA",
+        reason="Wi-Fi, not VPN",
+    )
+    await act(
+        env,
+        worker,
+        "vpn-1",
+        "resolve",
+        resolved_by="Sid SNCC",
+        notes="Certificate replaced.",
+        follow_up_team="Network Engineering",
+    )
     s = await settled(env, "vpn-1", lambda s: s.status == OutageStatus.resolved, "resolved")
     assert s.counts() == {"linked": 5, "resolved": 5, "emailed": 5, "skipped": 0}
     for n in first + later[:3]:

@@ -19,7 +19,6 @@ from tests.outages.helpers import (
     settled,
     sn_incident,
     sn_problem,
-    state,
 )
 
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import pytest
 
 from domain.partner_triage import workflow_id
-from operations import outages as ops
-from operations.errors import FieldError
 from tests.itsm.helpers import local, move_to, until
 
 FLAG = "IT Partner: this client is IT partner staff; escalate without level-1 triage."

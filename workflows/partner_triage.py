@@ -103,8 +103,9 @@ class PartnerTriage:
         return self.ticket is not None and self.ticket.status in FINISHED
 
     def _take_inbox(self) -> list[ServiceDeskTicket]:
-        """Newer ticket snapshots from the inbox, oldest first; stale ones are dropped."""
-        events, self.inbox = sorted(self.inbox, key=lambda e: e.order), []
+        """Newer ticket snapshots from the inbox, oldest first; stale ones are dropped.
+        Snapshots of the same second keep the order they arrived in (the ITSM's order)."""
+        events, self.inbox = sorted(self.inbox, key=lambda e: e.ticket.updated_at), []
         fresh = []
         for e in events:
             if self.ticket is None or e.ticket.updated_at >= self.ticket.updated_at:

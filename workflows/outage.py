@@ -62,6 +62,13 @@ LINK_BATCH = 100
 RESOLVE_PARALLEL = 40
 
 
+def _require(msg: object, model: type) -> None:
+    """A null or foreign payload reaches a validator as whatever it decoded to: refuse it
+    here, so it never reaches a handler (and never fails a workflow task)."""
+    if not isinstance(msg, model):
+        raise Refused(f"body: expected a {model.__name__} object")
+
+
 @workflow.defn(name=WORKFLOW_TYPE)
 class Outage:
     @workflow.init
@@ -318,6 +325,7 @@ class Outage:
 
     @report_potential.validator
     def _check_report(self, msg: ReportPotential) -> None:
+        _require(msg, ReportPotential)
         check_report(self.s, msg)
 
     @workflow.update
@@ -336,6 +344,7 @@ class Outage:
 
     @confirm.validator
     def _check_confirm(self, msg: Confirm) -> None:
+        _require(msg, Confirm)
         if self.spec is None:
             raise Refused("status: the outage is still loading its reference data; try again")
         check_confirm(self.s, msg, self.spec)
@@ -350,6 +359,7 @@ class Outage:
 
     @dismiss.validator
     def _check_dismiss(self, msg: Dismiss) -> None:
+        _require(msg, Dismiss)
         if self.s.status != OutageStatus.reported:
             raise Refused(f"status: only a reported outage is dismissed (it is {self.s.status})")
 
@@ -366,6 +376,7 @@ class Outage:
 
     @link_incident.validator
     def _check_link(self, msg: LinkIncident) -> None:
+        _require(msg, LinkIncident)
         check_link(self.s)
 
     @workflow.update
@@ -378,6 +389,7 @@ class Outage:
 
     @unlink_incident.validator
     def _check_unlink(self, msg: UnlinkIncident) -> None:
+        _require(msg, UnlinkIncident)
         check_unlink(self.s, msg)
 
     @workflow.update
@@ -398,6 +410,7 @@ class Outage:
 
     @resolve.validator
     def _check_resolve(self, msg: Resolve) -> None:
+        _require(msg, Resolve)
         check_resolve(self.s)
 
     @workflow.update
@@ -409,6 +422,7 @@ class Outage:
 
     @assign_follow_up.validator
     def _check_follow_up(self, msg: AssignFollowUp) -> None:
+        _require(msg, AssignFollowUp)
         check_follow_up(self.s)
 
     @workflow.update
@@ -450,6 +464,7 @@ class Outage:
 
     @incident_action.validator
     def _check_incident_action(self, msg: IncidentAction) -> None:
+        _require(msg, IncidentAction)
         if self.spec is None:
             raise Refused("status: the outage is still loading its reference data; try again")
         check_incident_action(self.s, msg)

@@ -286,7 +286,8 @@ class PartnerTriage:
 
     @workflow.signal(name="ticket_event")
     def ticket_event(self, event: ItsmEvent) -> None:
-        self.inbox.append(event)
+        if isinstance(event, ItsmEvent):  # a null payload decodes to None: dropped
+            self.inbox.append(event)
 
     @workflow.update
     async def reassign(self, msg: Reassign) -> dict[str, object]:
@@ -309,6 +310,8 @@ class PartnerTriage:
 
     @reassign.validator
     def _check_reassign(self, msg: Reassign) -> None:
+        if not isinstance(msg, Reassign):
+            raise Refused("body: expected a Reassign object")
         if self.decision is None or self.spec is None or self.ticket is None:
             raise Refused("ticket_id: this ticket has not been triaged yet; try again shortly")
         bounced = boomerang(self.spec, self.decision, msg.group)

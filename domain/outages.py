@@ -9,7 +9,6 @@ HDQA. SNCC resolves: every incident still linked is resolved and each customer e
 
 ```yaml
 outages:
-  itsm: servicenow                     # where the problems live
   owner_teams: [SNCC-Sysops, SNCC-Network]
   hdqa_team: HDQA
   planned:
@@ -74,7 +73,6 @@ class PlannedOutage(_Model):
 class OutagesSpec(_Model):
     """The `outages:` block of the reference data file."""
 
-    itsm: ItsmName = "servicenow"
     owner_teams: list[Name] = Field(
         default_factory=lambda: ["SNCC-Sysops", "SNCC-Network"], min_length=1
     )

@@ -38,7 +38,9 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Style = Literal["on_prem", "remote", "unit_location", "no_customer"]
 Platform = Literal["windows", "mac"]
-Role = Literal["refresh_admin", "refresh_manager", "slot_admin", "approver"]
+Role = Literal[
+    "refresh_admin", "refresh_manager", "slot_admin", "approver", "help_desk", "hdqa", "sncc"
+]
 
 Loc = tuple[str | int, ...]
 """A field path into the file, as pydantic reports it: ("support_teams", 0, "id")."""

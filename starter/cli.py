@@ -25,6 +25,7 @@ from domain.refresh import (
     workflow_id,
 )
 from domain.settings import get_settings
+from starter.cli_outages import outage_app, triage_app
 
 app = typer.Typer(
     help="deskflow: durable IT service-desk workflows on Temporal.", no_args_is_help=True
@@ -39,6 +40,8 @@ app.add_typer(ticket_app, name="ticket")
 app.add_typer(schedules_app, name="schedules")
 app.add_typer(bulk_app, name="bulk")
 app.add_typer(slots_app, name="slots")
+app.add_typer(outage_app, name="outage")
+app.add_typer(triage_app, name="triage")
 out = Console()
 err = Console(stderr=True)
 

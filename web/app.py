@@ -21,7 +21,17 @@ from temporalio.client import Client
 from domain.settings import Settings, get_settings
 from operations.errors import FieldError, from_request_errors
 from operations.payload_codec import EncryptionCodec
-from web import api, auth, codec, hooks, pages_approver, pages_customer, pages_sla, pages_staff
+from web import (
+    api,
+    auth,
+    codec,
+    hooks,
+    pages_approver,
+    pages_customer,
+    pages_outages,
+    pages_sla,
+    pages_staff,
+)
 from web.config import WebSettings
 from web.deps import SignInRequired, WebApp, wants_json
 
@@ -100,6 +110,8 @@ def create_app(
         pages_staff.router,
         pages_sla.router,
         hooks.router,
+        pages_outages.router,
+        pages_outages.api,
     ):
         app.include_router(router)
 

@@ -39,6 +39,9 @@ class Role(StrEnum):
     refresh_manager = "refresh_manager"
     slot_admin = "slot_admin"
     approver = "approver"
+    help_desk = "help_desk"  # level-1 agent (seeds 003, 004)
+    hdqa = "hdqa"  # Help Desk quality assurance (seed 004)
+    sncc = "sncc"  # the network and systems operations centre (seed 004)
 
 
 class Perm(StrEnum):
@@ -52,6 +55,9 @@ class Perm(StrEnum):
     admin_slots = "admin_slots"  # slot preferences, delete slots
     approve = "approve"  # plus: named approver on the ticket's config
     codec = "codec"
+    desk = "desk"  # outages and triage: see them, link incidents, reassign tickets
+    report_outage = "report_outage"  # HDQA: report a potential outage, unlink incidents
+    run_outage = "run_outage"  # SNCC: confirm, dismiss, resolve, name the follow-up team
 
 
 # Refresh Administrators are NIT staff too, so they hold every Refresh Manager right.
@@ -64,6 +70,9 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.admin_slots: frozenset({Role.slot_admin}),
     Perm.approve: frozenset({Role.approver}),
     Perm.codec: frozenset(Role),
+    Perm.desk: frozenset({Role.help_desk, Role.hdqa, Role.sncc}),
+    Perm.report_outage: frozenset({Role.hdqa, Role.sncc}),
+    Perm.run_outage: frozenset({Role.sncc}),
 }
 
 

@@ -106,7 +106,7 @@ def test_the_planned_outages_of_a_service_are_listed_soonest_first():
             "timezone",
         ),
         ({"owner_teams": []}, "at least 1"),
-        ({"itsm": "jira"}, "halo"),
+        ({"hdqa_team": ""}, "at least 1 character"),
     ],
 )
 def test_a_bad_outages_block_is_refused_naming_the_problem(block, message):

@@ -9,7 +9,10 @@ crash, a timeout or a 429 neither resolves twice nor emails twice.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,8 +23,10 @@ from domain.activity_requests import EmailRequest
 from domain.desk_messages import ITSM_NAMES, desk_ticket_key
 from domain.itsm import (
     FINISHED,
+    ItsmError,
     ItsmNotFound,
     ItsmPort,
+    ItsmRateLimited,
     NewTicket,
     ProblemLink,
     Resolution,
@@ -29,13 +34,44 @@ from domain.itsm import (
 )
 from domain.outages import (
     LinkRequest,
+    OutageProjection,
     OutagesSpec,
-    OutageState,
     ProblemRequest,
     ResolveRequest,
     ResolveResult,
 )
 from store import processes
+
+T = TypeVar("T")
+PATIENCE = 8  # calls tried in-process before Temporal's retry takes over
+
+
+async def nap(seconds: float) -> None:
+    """Sleep, heartbeating every few seconds, so a live activity is never taken for dead."""
+    while seconds > 0:
+        activity.heartbeat("waiting on the ITSM")
+        await asyncio.sleep(min(seconds, 5))
+        seconds -= 5
+
+
+async def patient(call: Callable[[], Awaitable[T]]) -> T:
+    """One ITSM call, tried again here on a 429 (after its Retry-After) or a 5xx / dropped
+    connection (short backoff), so one flaky answer among thousands of calls does not throw
+    away the activity's progress; after PATIENCE tries the error goes to Temporal."""
+    for attempt in range(PATIENCE):
+        try:
+            return await call()
+        except ItsmRateLimited as e:
+            if attempt == PATIENCE - 1:
+                raise
+            await nap(min(e.retry_after_seconds, 60))
+        except (ItsmError, httpx.TransportError) as e:
+            transient = not isinstance(e, ItsmError) or e.status >= 500
+            if not transient or attempt == PATIENCE - 1:
+                raise
+            await nap(min(0.1 * 2**attempt, 5))
+        activity.heartbeat(f"retry {attempt + 1}")
+    raise AssertionError("unreachable")
 
 
 class OutageActivities:
@@ -63,15 +99,14 @@ class OutageActivities:
     @activity.defn(name="outage_create_problem")
     @itsm_errors
     async def create_problem(self, req: ProblemRequest) -> str:
-        problem = await self.adapters[req.itsm].create(
-            NewTicket(
-                key=req.key,
-                kind=TicketKind.problem,
-                summary=req.summary,
-                details=req.details,
-                team=req.team,
-            )
+        new = NewTicket(
+            key=req.key,
+            kind=TicketKind.problem,
+            summary=req.summary,
+            details=req.details,
+            team=req.team,
         )
+        problem = await patient(lambda: self.adapters[req.itsm].create(new))
         return problem.id
 
     @activity.defn(name="outage_link_incidents")
@@ -79,19 +114,17 @@ class OutageActivities:
     async def link_incidents(self, req: LinkRequest) -> list[str]:
         """Link each incident to the problem; returns the ids the ITSM does not know."""
         port = self.adapters[req.itsm]
-        missing = []
-        for tid in req.ticket_ids:
+        details = activity.info().heartbeat_details
+        done, missing = (int(details[0]), list(details[1])) if len(details) == 2 else (0, [])
+        for i, tid in enumerate(req.ticket_ids[done:], start=done):
+            link = ProblemLink(
+                key=f"outage-{req.outage_id}:link:{tid}", ticket_id=tid, problem_id=req.problem_id
+            )
             try:
-                await port.link_to_problem(
-                    ProblemLink(
-                        key=f"outage-{req.outage_id}:link:{tid}",
-                        ticket_id=tid,
-                        problem_id=req.problem_id,
-                    )
-                )
+                await patient(lambda link=link: port.link_to_problem(link))
             except ItsmNotFound:
                 missing.append(tid)
-            activity.heartbeat(tid)
+            activity.heartbeat(i + 1, missing)  # a retry resumes after the last one linked
         return missing
 
     @activity.defn(name="outage_resolve_incident")
@@ -101,7 +134,7 @@ class OutageActivities:
         then email its customer (`outage_resolved`, keyed per outage and incident)."""
         port = self.adapters[req.itsm]
         try:
-            ticket = await port.get(req.ticket_id)
+            ticket = await patient(lambda: port.get(req.ticket_id))
         except ItsmNotFound:
             return ResolveResult(ticket_id=req.ticket_id, resolved=False, skipped="not found")
         if ticket.problem_id != req.problem_id:
@@ -111,13 +144,12 @@ class OutageActivities:
                 skipped=f"no longer linked to problem {req.problem_id} in the ITSM",
             )
         if ticket.status not in FINISHED:
-            ticket = await port.resolve(
-                Resolution(
-                    key=f"outage-{req.outage_id}:resolve:{req.ticket_id}",
-                    ticket_id=req.ticket_id,
-                    notes=req.notes,
-                )
+            resolution = Resolution(
+                key=f"outage-{req.outage_id}:resolve:{req.ticket_id}",
+                ticket_id=req.ticket_id,
+                notes=req.notes,
             )
+            ticket = await patient(lambda: port.resolve(resolution))
         if not req.email or not ticket.user.email:
             return ResolveResult(ticket_id=req.ticket_id, resolved=True)
         sent = await self.email.send_email(
@@ -140,9 +172,9 @@ class OutageActivities:
         return ResolveResult(ticket_id=req.ticket_id, resolved=True, emailed_to=sent.to)
 
     @activity.defn(name="project_outage")
-    async def project(self, state: OutageState) -> None:
+    async def project(self, row: OutageProjection) -> None:
         def write() -> None:
             with self.sessions.begin() as db:
-                processes.project_outage(db, state)
+                processes.project_outage(db, row)
 
         await asyncio.to_thread(write)

@@ -354,6 +354,45 @@ class ResolveRequest(_Model):
     email: bool = True
 
 
+class OutageProjection(_Model):
+    """`project_outage`: the outage's row for the pages (small: counts, not the incidents)."""
+
+    outage_id: str
+    itsm: ItsmName
+    status: OutageStatus
+    service: str
+    summary: str
+    public_note: str
+    problem_id: str | None
+    owner_team: str
+    planned_id: str | None
+    linked: int
+    resolved: int
+    reported_at: AwareDatetime | None
+    confirmed_at: AwareDatetime | None
+    resolved_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, s: OutageState) -> OutageProjection:
+        counts = s.counts()
+        return cls(
+            outage_id=s.outage_id,
+            itsm=s.itsm,
+            status=s.status,
+            service=s.service[:200],
+            summary=s.summary[:200],
+            public_note=s.public_note,
+            problem_id=s.problem_id,
+            owner_team=s.owner_team,
+            planned_id=s.planned_match.id if s.planned_match else None,
+            linked=counts["linked"],
+            resolved=counts["resolved"],
+            reported_at=s.reported_at,
+            confirmed_at=s.confirmed_at,
+            resolved_at=s.resolved_at,
+        )
+
+
 class ResolveResult(_Model):
     ticket_id: str
     resolved: bool

@@ -9,6 +9,7 @@ validator's own sentence (for a level-1 agent: the rule that forbids the action)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,8 @@ from domain.outages import OutageInput, OutageState
 from operations.errors import FieldError, from_validation
 
 WITH_START = ("report_potential", "link_incident")
+BUSY = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+BUSY_RETRIES = 40
 
 
 def _refusal(exc: WorkflowUpdateFailedError) -> FieldError:
@@ -69,35 +72,57 @@ async def outage_update(
             422, "an outage id is letters, digits, '.', '_' or '-'", "outage_id"
         ) from e
     msg = _checked(name, data, outages.UPDATES)
-    wf_id = outages.workflow_id(outage_id)
     result_type = OutageState if name in ("report_potential", "confirm", "dismiss") else dict
-    try:
-        if name in WITH_START:
-            start = WithStartWorkflowOperation(
-                outages.WORKFLOW_TYPE,
-                OutageInput(outage_id=outage_id, itsm=itsm),
-                id=wf_id,
-                task_queue=task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                # An outage id is used once: a link to a closed outage is refused, not a new one.
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-            return await client.execute_update_with_start_workflow(
-                name, msg, start_workflow_operation=start, result_type=result_type
-            )
-        return await client.get_workflow_handle(wf_id).execute_update(
-            name, msg, result_type=result_type
-        )
-    except WorkflowUpdateFailedError as e:
-        raise _refusal(e) from None
-    except WorkflowAlreadyStartedError:
-        raise FieldError(409, f"outage {outage_id} is over; report a new one", "status") from None
-    except RPCError as e:
-        if e.status == RPCStatusCode.ALREADY_EXISTS:
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return await _send(client, task_queue, itsm, outage_id, name, msg, result_type)
+        except WorkflowUpdateFailedError as e:
+            raise _refusal(e) from None
+        except WorkflowAlreadyStartedError:
             raise FieldError(
                 409, f"outage {outage_id} is over; report a new one", "status"
             ) from None
-        raise _rpc(e, f"outage {outage_id}") from None
+        except RPCError as e:
+            if e.status == RPCStatusCode.ALREADY_EXISTS:
+                raise FieldError(
+                    409, f"outage {outage_id} is over; report a new one", "status"
+                ) from None
+            if e.status in BUSY and attempt < BUSY_RETRIES - 1:
+                # Too many updates in flight on this outage at once (the server's limit is
+                # 10 per workflow), or the run was continuing as new: the update did not
+                # land, and every update is idempotent, so it is sent again.
+                await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+                continue
+            raise _rpc(e, f"outage {outage_id}") from None
+    raise AssertionError("unreachable")
+
+
+async def _send(
+    client: Client,
+    task_queue: str,
+    itsm: ItsmName,
+    outage_id: str,
+    name: str,
+    msg: BaseModel,
+    result_type: type,
+) -> Any:
+    wf_id = outages.workflow_id(outage_id)
+    if name in WITH_START:
+        start = WithStartWorkflowOperation(
+            outages.WORKFLOW_TYPE,
+            OutageInput(outage_id=outage_id, itsm=itsm),
+            id=wf_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # An outage id is used once: a link to a closed outage is refused, not a new one.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        return await client.execute_update_with_start_workflow(
+            name, msg, start_workflow_operation=start, result_type=result_type
+        )
+    return await client.get_workflow_handle(wf_id).execute_update(
+        name, msg, result_type=result_type
+    )
 
 
 async def outage_state(client: Client, outage_id: str) -> OutageState:

@@ -66,6 +66,16 @@ class DocStore:
             rows = self._db.execute("SELECT body FROM doc WHERE kind = ?", (kind,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def find(self, kind: str, field: str, value: str) -> list[dict[str, Any]]:
+        """Documents whose top-level `field` equals `value` (SQLite reads the JSON, so a
+        lookup by number does not decode every record of the table in Python)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM doc WHERE kind = ? AND json_extract(body, ?) = ?",
+                (kind, f'$."{field}"', value),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def next_id(self, kind: str, start: int = 1) -> int:
         with self._lock:
             row = self._db.execute("SELECT n FROM counter WHERE kind = ?", (kind,)).fetchone()

@@ -16,7 +16,9 @@ endpoint. Records live in SQLite and survive a restart; faults as in `sim.itsm_c
 from __future__ import annotations
 
 import base64
+import math
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -65,12 +67,36 @@ class ServiceNowSim:
         self.webhook = WebhookSender()
         self.clock = utcnow
         self.calls: list[tuple[str, str]] = []
+        self.rate_limit: tuple[int, float] | None = None  # (calls, window seconds)
+        self._window: tuple[float, int] = (0.0, 0)
+
+    def limit_rate(self, calls: int | None, per_seconds: float = 3600.0) -> None:
+        """A rate-limit rule as an instance has them (per user, per window): over `calls` in
+        the fixed window of `per_seconds` that began with the first call, 429 with
+        Retry-After until the window ends. `None` lifts it."""
+        self.rate_limit = None if calls is None else (calls, per_seconds)
+        self._window = (0.0, 0)
+
+    def _over_limit(self) -> float | None:
+        """Seconds until the window resets if this call is over the limit, else None."""
+        if self.rate_limit is None:
+            return None
+        calls, span = self.rate_limit
+        now = time.monotonic()
+        start, used = self._window
+        if now - start >= span:
+            start, used = now, 0
+        if used >= calls:
+            return span - (now - start)
+        self._window = (start, used + 1)
+        return None
 
     def reset(self) -> None:
         self.store.clear()
         self.faults.rules.clear()
         self.webhook.log.clear()
         self.calls.clear()
+        self.limit_rate(None)
 
     def fail(self, **kwargs: Any):
         return self.faults.add(**kwargs)
@@ -138,9 +164,14 @@ class ServiceNowSim:
         return found[0]
 
     def query(self, table: str, query: str = "", limit: int | None = None) -> list[dict[str, Any]]:
-        rows = self.store.all(table)
+        clauses = list(filter(None, query.split("^")))
+        exact = next((m for c in clauses if (m := _CLAUSE.match(c)) and m.group(2) == "="), None)
+        if exact is not None and "." not in exact.group(1):
+            rows = self.store.find(table, exact.group(1), exact.group(3))
+        else:
+            rows = self.store.all(table)
         order = None
-        for clause in filter(None, query.split("^")):
+        for clause in clauses:
             if clause.startswith("ORDERBY"):
                 order = clause.removeprefix("ORDERBY")
                 continue
@@ -285,6 +316,11 @@ def build_router(sim: ServiceNowSim) -> APIRouter:
         injected = await sim.faults.answer(request, lambda s, m: sn_error(s, m))
         if injected is not None:
             raise _Injected(injected)
+        wait = sim._over_limit()
+        if wait is not None:
+            limited = sn_error(429, "Too Many Requests", "Rate limit exceeded")
+            limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            raise _Injected(limited)
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         try:
             user, _, password = base64.b64decode(value).decode().partition(":")

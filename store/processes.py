@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.outages import PUBLIC, OutagesSpec, OutageState
+from domain.outages import PUBLIC, OutageProjection, OutagesSpec
 from domain.partner_triage import PartnerTriageSpec, TriageRecord
 from store.tables import OutageRow, ProcessConfig, TriageDecisionRow
 
@@ -35,26 +35,12 @@ def read_triage_spec(db: Session) -> PartnerTriageSpec:
     return PartnerTriageSpec.model_validate(row.spec)
 
 
-def project_outage(db: Session, s: OutageState) -> None:
-    counts = s.counts()
-    values = {
-        "itsm": s.itsm,
-        "status": s.status.value,
-        "service": s.service[:200],
-        "summary": s.summary[:200],
-        "public_note": s.public_note,
-        "problem_id": s.problem_id,
-        "owner_team": s.owner_team,
-        "planned_id": s.planned_match.id if s.planned_match else None,
-        "linked": counts["linked"],
-        "resolved": counts["resolved"],
-        "reported_at": s.reported_at,
-        "confirmed_at": s.confirmed_at,
-        "resolved_at": s.resolved_at,
-    }
-    row = db.get(OutageRow, s.outage_id)
+def project_outage(db: Session, p: OutageProjection) -> None:
+    values = p.model_dump(exclude={"outage_id"})
+    values["status"] = p.status.value
+    row = db.get(OutageRow, p.outage_id)
     if row is None:
-        db.add(OutageRow(outage_id=s.outage_id, **values))
+        db.add(OutageRow(outage_id=p.outage_id, **values))
     else:
         for key, value in values.items():
             setattr(row, key, value)

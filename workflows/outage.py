@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         LinkIncident,
         LinkRequest,
         OutageInput,
+        OutageProjection,
         OutagesSpec,
         OutageState,
         OutageStatus,
@@ -57,8 +58,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SHORT = timedelta(seconds=30)
+PATIENT = timedelta(minutes=5)  # an ITSM call may wait out a rate-limit window in-process
+HEARTBEAT = timedelta(seconds=20)  # a worker that died is noticed this fast, not at PATIENT
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
-LINK_BATCH = 100
+LINK_BATCH = 50
+LINK_PARALLEL = 8
 RESOLVE_PARALLEL = 40
 
 
@@ -154,24 +158,32 @@ class Outage:
     async def _link_pending(self) -> None:
         s = self.s
         while s.problem_id is not None and (pending := self._pending_links()):
-            batch = pending[:LINK_BATCH]
-            missing = await workflow.execute_activity(
-                "outage_link_incidents",
-                LinkRequest(
-                    itsm=s.itsm, outage_id=s.outage_id, problem_id=s.problem_id, ticket_ids=batch
-                ),
-                result_type=list[str],
-                start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=RETRY,
-            )
-            for tid in batch:
-                if tid in s.incidents:  # it may have been unlinked meanwhile
-                    s.incidents[tid] = s.incidents[tid].model_copy(
-                        update={"in_itsm": tid not in missing}
-                        | ({"skipped": "not found in the ITSM"} if tid in missing else {})
-                    )
+            batches = [
+                pending[i : i + LINK_BATCH]
+                for i in range(0, min(len(pending), LINK_BATCH * LINK_PARALLEL), LINK_BATCH)
+            ]
+            found = await asyncio.gather(*(self._link(b, s.problem_id) for b in batches))
+            for batch, missing in zip(batches, found, strict=True):
+                for tid in batch:
+                    if tid in s.incidents:  # it may have been unlinked meanwhile
+                        s.incidents[tid] = s.incidents[tid].model_copy(
+                            update={"in_itsm": tid not in missing}
+                            | ({"skipped": "not found in the ITSM"} if tid in missing else {})
+                        )
             self.dirty = True
+
+    def _link(self, batch: list[str], problem_id: str):
+        s = self.s
+        return workflow.execute_activity(
+            "outage_link_incidents",
+            LinkRequest(
+                itsm=s.itsm, outage_id=s.outage_id, problem_id=problem_id, ticket_ids=batch
+            ),
+            result_type=list[str],
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=RETRY,
+        )
 
     async def _resolve_all(self) -> None:
         s = self.s
@@ -219,7 +231,8 @@ class Outage:
                 summary=s.summary,
             ),
             result_type=ResolveResult,
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=PATIENT,
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=RETRY,
         )
 
@@ -272,7 +285,10 @@ class Outage:
             return
         self.dirty = False
         await workflow.execute_activity(
-            "project_outage", self.s, start_to_close_timeout=SHORT, retry_policy=RETRY
+            "project_outage",
+            OutageProjection.of(self.s),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
         )
 
     # ----- updates: validate, then record -------------------------------------------------
@@ -315,9 +331,7 @@ class Outage:
                 s.log.append(
                     f"reported by {msg.reported_by}; no planned outage of {msg.service} now"
                 )
-            workflow.upsert_search_attributes(
-                [sa.OUTAGE_STATUS.value_set(s.status.value), sa.OUTAGE_SERVICE.value_set(s.service)]
-            )
+            workflow.upsert_search_attributes([sa.OUTAGE_STATUS.value_set(s.status.value)])
         for tid in msg.incidents:
             self._add(tid, msg.reported_by)
         self.dirty = True

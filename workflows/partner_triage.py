@@ -23,7 +23,6 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
 
-    from domain import search_attributes as sa
     from domain.activity_requests import EmailRequest, EmailResult
     from domain.desk_messages import ITSM_NAMES, ItsmAddNote, ItsmUpdate, desk_ticket_key
     from domain.itsm import FINISHED, ItsmEvent, NewNote, Note, ServiceDeskTicket, TicketChange
@@ -73,7 +72,6 @@ class PartnerTriage:
         )
         self.decision = decide(self.spec, first, notes)
         self.decided_at = workflow.now()
-        workflow.upsert_search_attributes([sa.TRIAGE_OUTCOME.value_set(self.decision.outcome)])
         if not first.team and first.status not in FINISHED:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(self._has_team, timeout=TEAM_WAIT)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from domain.partner_triage import workflow_id
 from operations import outages as ops
 from operations.errors import FieldError
 from tests.itsm.helpers import local, move_to, until
 from tests.outages.test_triage import ESCALATED, Row, itsm_notes, itsm_team, log
+from tests.workflows.helpers import save_history
 
 ROW = Row(
     "met-escalated",
@@ -85,3 +87,5 @@ async def test_boomerang_refused_flagged_and_reported(
     assert any("reassigned 4 times" in m.text for m in sent)
     s = await ops.triage_state(env.client, itsm, tid)
     assert s["reassignments"] == 4 and len(s["flags"]) == 2
+    handle = env.client.get_workflow_handle(workflow_id(itsm, tid))
+    await save_history(handle, f"partner_triage_boomerang_{itsm}")

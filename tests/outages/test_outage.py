@@ -20,6 +20,7 @@ from tests.outages.helpers import (
     sn_incident,
     sn_problem,
 )
+from tests.workflows.helpers import save_history
 
 
 async def test_a_planned_outage_in_progress_takes_the_incidents(
@@ -156,3 +157,4 @@ async def test_confirmed_outage_links_calls_refuses_level_1_and_resolves_each_on
     with pytest.raises(FieldError) as refused:
         await act(env, worker, "vpn-1", "link_incident", ticket_id=later[3], by="agent9")
     assert refused.value.field == "status"
+    await save_history(env.client.get_workflow_handle("outage-vpn-1"), "outage_resolved")

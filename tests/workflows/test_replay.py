@@ -37,6 +37,9 @@ MAIN_PATHS = {
     "generate_schedule_slots",
     "discover_schedule_slots",
     "approver_digest",
+    "outage_resolved",
+    "partner_triage_boomerang_servicenow",
+    "partner_triage_boomerang_halo",
 }
 
 

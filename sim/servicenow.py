@@ -69,6 +69,7 @@ class ServiceNowSim:
         self.calls: list[tuple[str, str]] = []
         self.rate_limit: tuple[int, float] | None = None  # (calls, window seconds)
         self._window: tuple[float, int] = (0.0, 0)
+        self.throttled = 0  # calls answered 429 by the rate limit
 
     def limit_rate(self, calls: int | None, per_seconds: float = 3600.0) -> None:
         """A rate-limit rule as an instance has them (per user, per window): over `calls` in
@@ -87,6 +88,7 @@ class ServiceNowSim:
         if now - start >= span:
             start, used = now, 0
         if used >= calls:
+            self.throttled += 1
             return span - (now - start)
         self._window = (start, used + 1)
         return None

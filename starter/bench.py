@@ -224,6 +224,9 @@ async def run_bench() -> int:
 
         figures |= bench_generation()
         figures |= await bench_discovery(env.client)
+        from starter.bench_outage import bench_outage_resolution
+
+        figures |= await bench_outage_resolution(env.client, settings)
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from starter.bench_web import bench_wizard_submit
 

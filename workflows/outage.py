@@ -64,6 +64,7 @@ RETRY = RetryPolicy(maximum_interval=timedelta(minutes=2))
 LINK_BATCH = 50
 LINK_PARALLEL = 8
 RESOLVE_PARALLEL = 40
+UPDATES_PER_RUN = 1000  # well under the server's limit of 2,000 updates per run
 
 
 def _require(msg: object, model: type) -> None:
@@ -80,6 +81,7 @@ class Outage:
         self.s = inp.resume or OutageState(outage_id=inp.outage_id, itsm=inp.itsm)
         self.spec: OutagesSpec | None = None
         self.dirty = True
+        self.updates_this_run = 0
 
     @workflow.run
     async def run(self, inp: OutageInput) -> OutageState:
@@ -99,15 +101,24 @@ class Outage:
             await self._project()
             if self._finished():
                 break
-            if workflow.info().is_continue_as_new_suggested():
+            if self._should_continue_as_new():
+                # The state carries everything, pending links and a resolution under way
+                # included; the next run picks them up where this one stopped.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._work_to_do():
-                    workflow.continue_as_new(inp.model_copy(update={"resume": self.s}))
+                workflow.continue_as_new(inp.model_copy(update={"resume": self.s}))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
         return self.s
 
     # ----- the loop's steps ---------------------------------------------------------------
+
+    def _should_continue_as_new(self) -> bool:
+        """When the history grows long, or the run nears the server's cap on updates per
+        run (2,000 by default; thousands of incidents arrive as updates)."""
+        return (
+            workflow.info().is_continue_as_new_suggested()
+            or self.updates_this_run >= UPDATES_PER_RUN
+        )
 
     def _pending_links(self) -> list[str]:
         return [t for t, i in self.s.incidents.items() if not i.in_itsm and i.skipped is None]
@@ -201,7 +212,7 @@ class Outage:
                     }
                 )
             self.dirty = True
-            if workflow.info().is_continue_as_new_suggested():
+            if self._should_continue_as_new():
                 return  # the loop continues as new; the rest resumes from the state
         counts = s.counts()
         s.status = OutageStatus.resolved
@@ -306,6 +317,7 @@ class Outage:
 
     @workflow.update
     async def report_potential(self, msg: ReportPotential) -> OutageState:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         await workflow.wait_condition(lambda: self.spec is not None)
         assert self.spec is not None
         s, now = self.s, workflow.now()
@@ -344,6 +356,7 @@ class Outage:
 
     @workflow.update
     async def confirm(self, msg: Confirm) -> OutageState:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         s = self.s
         s.status, s.owner_team, s.confirmed_by = (
             OutageStatus.confirmed,
@@ -365,6 +378,7 @@ class Outage:
 
     @workflow.update
     async def dismiss(self, msg: Dismiss) -> OutageState:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         self.s.status = OutageStatus.dismissed
         self.s.log.append(f"dismissed by {msg.dismissed_by}: {msg.reason}")
         workflow.upsert_search_attributes([sa.OUTAGE_STATUS.value_set(self.s.status.value)])
@@ -379,6 +393,7 @@ class Outage:
 
     @workflow.update
     async def link_incident(self, msg: LinkIncident) -> dict[str, object]:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         added = self._add(msg.ticket_id, msg.by)
         return {
             "outage_id": self.s.outage_id,
@@ -395,6 +410,7 @@ class Outage:
 
     @workflow.update
     async def unlink_incident(self, msg: UnlinkIncident) -> dict[str, object]:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         del self.s.incidents[msg.ticket_id]
         self.s.unlinked.append(msg.ticket_id)
         self.s.log.append(f"{msg.ticket_id} unlinked by {msg.by}: {msg.reason}")
@@ -408,6 +424,7 @@ class Outage:
 
     @workflow.update
     async def resolve(self, msg: Resolve) -> dict[str, object]:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         s = self.s
         s.status, s.resolved_by, s.resolved_at = (
             OutageStatus.resolving,
@@ -429,6 +446,7 @@ class Outage:
 
     @workflow.update
     async def assign_follow_up(self, msg: AssignFollowUp) -> dict[str, object]:
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         self.s.follow_up_team, self.s.follow_up_assigned = msg.team, False
         self.s.log.append(f"follow-up team {msg.team} named by {msg.by}")
         self.dirty = True
@@ -442,6 +460,7 @@ class Outage:
     @workflow.update
     async def incident_action(self, msg: IncidentAction) -> dict[str, object]:
         """HDQA or SNCC acting on one linked incident (level 1 is refused by the validator)."""
+        self.updates_this_run += 1  # handlers, not validators: replay counts alike
         s = self.s
         assert self.spec is not None
         await workflow.wait_condition(lambda: s.problem_id is not None or s.status not in OPEN)

@@ -54,7 +54,10 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (3, 0, 0, 0),
         "slot_preferences": (12, 0, 0, 0),
         "refresh_configs": (4, 0, 0, 0),
-        "staff": (4, 0, 0, 0),
+        "staff": (7, 0, 0, 0),
+        "service_desk": (0, 0, 0, 0),
+        "outages": (1, 0, 0, 0),
+        "partner_triage": (1, 0, 0, 0),
     }
     assert first.changed
     rows_after_first = _row_counts(engine)
@@ -66,7 +69,10 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (0, 0, 3, 0),
         "slot_preferences": (0, 0, 12, 0),
         "refresh_configs": (0, 0, 4, 0),
-        "staff": (0, 0, 4, 0),
+        "staff": (0, 0, 7, 0),
+        "service_desk": (0, 0, 0, 0),
+        "outages": (0, 0, 1, 0),
+        "partner_triage": (0, 0, 1, 0),
     }
     assert _row_counts(engine) == rows_after_first
     assert "support_teams: 0 created, 0 updated, 3 unchanged" in str(second)
@@ -110,9 +116,12 @@ def test_demo_content_as_stored(engine: Engine) -> None:
         roles = {u.username: u.roles for u in session.scalars(select(StaffUser))}
         assert sorted(r for rs in roles.values() for r in rs) == [
             "approver",
+            "hdqa",
+            "help_desk",
             "refresh_admin",
             "refresh_manager",
             "slot_admin",
+            "sncc",
         ]
         for user in session.scalars(select(StaffUser)):
             assert "deskflow-dev" not in user.password_hash
@@ -147,7 +156,7 @@ def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_
     report = _load(engine, changed)
     assert _counts(report)["slot_preferences"] == (0, 1, 10, 1)
     assert _counts(report)["support_teams"] == (0, 1, 2, 0)
-    assert _counts(report)["staff"] == (0, 1, 3, 0)
+    assert _counts(report)["staff"] == (0, 1, 6, 0)
     with session_scope(engine) as session:
         weekdays = session.scalars(
             select(SlotPreference.weekday).where(SlotPreference.team_id == "nit-medical")

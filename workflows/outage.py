@@ -169,6 +169,8 @@ class Outage:
     async def _link_pending(self) -> None:
         s = self.s
         while s.problem_id is not None and (pending := self._pending_links()):
+            if self._should_continue_as_new():
+                return  # links still pending go with the state into the next run
             batches = [
                 pending[i : i + LINK_BATCH]
                 for i in range(0, min(len(pending), LINK_BATCH * LINK_PARALLEL), LINK_BATCH)

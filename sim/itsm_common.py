@@ -83,6 +83,15 @@ class DocStore:
             self._db.execute("INSERT OR REPLACE INTO counter VALUES (?, ?)", (kind, n))
         return n
 
+    def skip_to(self, kind: str, n: int) -> None:
+        """Number the next `kind` after `n` (as a long-lived instance would), so records made
+        after a `clear` do not reuse the numbers of records made before it."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO counter VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = max(n, ?)",
+                (kind, n, n),
+            )
+
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM doc")

@@ -24,7 +24,9 @@ from activities.approver_digest import ApproverDigestActivities
 from activities.batch_lines import BatchLineActivities
 from activities.email import EmailActivities
 from activities.itsm import ItsmActivities, adapters_from_settings
+from activities.outages import OutageActivities
 from activities.pagerduty_client import PagerDutyEvents
+from activities.partner_triage import TriageActivities
 from activities.provisioning import ProvisioningActivities
 from activities.schedule_slots import ScheduleSlotActivities
 from activities.slack import SlackActivities
@@ -59,6 +61,8 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     after_hours = AfterHoursActivities(
         settings, sessions, adapters, PagerDutyEvents(settings.pagerduty_events_url)
     )
+    outages = OutageActivities(sessions, adapters, email)
+    triage = TriageActivities(sessions, adapters)
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deskflow-activity")
     main = Worker(
         client,
@@ -95,6 +99,15 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             after_hours.open_ticket,
             after_hours.pagerduty_event,
             after_hours.project,
+            outages.load_spec,
+            outages.create_problem,
+            outages.link_incidents,
+            outages.resolve_incident,
+            outages.project,
+            triage.load_spec,
+            triage.ticket_notes,
+            triage.close_redirected,
+            triage.project,
         ],
         activity_executor=executor,
     )

@@ -27,6 +27,7 @@ from domain.itsm import (
     ServiceDeskTicket,
     TicketAction,
     TicketChange,
+    TicketKind,
     TicketQuery,
     TicketStatus,
     marker,
@@ -75,21 +76,23 @@ class ServiceNowAdapter:
         return await self._call("GET", table, params=params)
 
     async def _record(self, number: str) -> dict[str, Any]:
-        rows = await self._rows("incident", f"number={number}", 1, f"{FIELDS},sys_id")
+        table = table_of(number)
+        rows = await self._rows(table, f"number={number}", 1, f"{FIELDS},sys_id")
         if not rows:
-            raise ItsmNotFound(f"no incident {number}")
+            raise ItsmNotFound(f"no {table} {number}")
         return rows[0]
 
     # ----- the port ---------------------------------------------------------------------------
 
     async def get(self, ticket_id: str) -> ServiceDeskTicket:
-        return ticket_from_servicenow(await self._record(ticket_id))
+        return ticket_from_servicenow(await self._record(ticket_id), table_of(ticket_id))
 
     async def create(self, new: NewTicket) -> ServiceDeskTicket:
         mark = marker(new.key)
-        found = await self._rows("incident", f"descriptionLIKE{mark}", 1, FIELDS)
+        table = "problem" if new.kind == TicketKind.problem else "incident"
+        found = await self._rows(table, f"descriptionLIKE{mark}", 1, FIELDS)
         if found:
-            return ticket_from_servicenow(found[0])
+            return ticket_from_servicenow(found[0], table)
         body = {
             "short_description": new.summary,
             "description": f"{new.details}\n{mark}".strip(),
@@ -100,14 +103,14 @@ class ServiceNowAdapter:
         }
         if new.priority:
             body["priority"] = new.priority
-        created = await self._call("POST", "incident", json=body)
+        created = await self._call("POST", table, json=body)
         return await self.get(created["number"])
 
     async def update(self, change: TicketChange) -> ServiceDeskTicket:
         record = await self._record(change.ticket_id)
         body = servicenow_update(change.model_copy(update={"note": ""}))
         if body:
-            await self._call("PATCH", f"incident/{record['sys_id']}", json=body)
+            await self._call("PATCH", f"{table_of(change.ticket_id)}/{record['sys_id']}", json=body)
         if change.note:
             await self.add_note(
                 NewNote(key=f"{change.key}:note", ticket_id=change.ticket_id, text=change.note)
@@ -125,7 +128,8 @@ class ServiceNowAdapter:
             body: dict[str, Any] = {element: f"{note.text}\n{mark}"}
             if note.time is not None:
                 body["time_worked"] = f"{float(note.time.hours):.2f}"
-            await self._call("PATCH", f"incident/{record['sys_id']}", json=body)
+            table = table_of(note.ticket_id)
+            await self._call("PATCH", f"{table}/{record['sys_id']}", json=body)
             existing = await self._rows(
                 "sys_journal_field", f"element_id={record['sys_id']}^valueLIKE{mark}", 1
             )
@@ -178,3 +182,8 @@ class ServiceNowAdapter:
         )
         actions = sorted((action_from_journal(j, ticket.user) for j in rows), key=lambda a: a.id)
         return [a for a in actions if after is None or a.id > after]
+
+
+def table_of(number: str) -> str:
+    """The table a record number lives in: PRB… is a problem, anything else an incident."""
+    return "problem" if number.upper().startswith("PRB") else "incident"

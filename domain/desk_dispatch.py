@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from domain.itsm import ItsmEvent, ItsmName
+from domain.partner_triage import WORKFLOW_TYPE as PARTNER_TRIAGE
+from domain.partner_triage import TriageInput
+from domain.partner_triage import workflow_id as triage_workflow_id
 from domain.provisioning import WORKFLOW_TYPE as PROVISIONING
 from domain.provisioning import IntakeInput, category_of
 from domain.provisioning import workflow_id as provisioning_workflow_id
@@ -49,6 +52,11 @@ def targets(event: ItsmEvent) -> list[Target]:
     found = [
         Target(DESK_TICKET, desk_workflow_id(itsm, tid), DeskTicketInput(itsm=itsm, ticket_id=tid)),
         Target(SLA_CLOCK, sla_workflow_id(itsm, tid), SlaClockInput(itsm=itsm, ticket_id=tid)),
+        Target(
+            PARTNER_TRIAGE,
+            triage_workflow_id(itsm, tid),
+            TriageInput(itsm=itsm, ticket_id=tid),
+        ),
     ]
     # Seed 000: Halo tickets in category 7 (Procurement) or 8 (Provisioning).
     if itsm == "halo" and category_of(event.ticket.category)[0] in (7, 8) and tid.isdigit():

@@ -109,6 +109,7 @@ class ServiceDeskTicket(_Model):
     opened_at: AwareDatetime
     updated_at: AwareDatetime
     problem_id: TicketRef | None = None
+    client_note: Short = ""  # the client's red-flag note (seed 003: IT partners are flagged)
     respond_by: AwareDatetime | None = None
     fix_by: AwareDatetime | None = None
     notes: list[Note] = Field(default_factory=list)

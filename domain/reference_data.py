@@ -32,6 +32,8 @@ from pydantic_core import ErrorDetails
 
 from domain.after_hours import AfterHoursSpec
 from domain.business_calendar import BusinessCalendar
+from domain.outages import OutagesSpec
+from domain.partner_triage import PartnerTriageSpec
 from domain.provisioning import ProvisioningSpec
 from domain.refresh import ApprovedModel, Approver, RefreshOptions
 from domain.service_desk import ServiceDeskSpec
@@ -54,8 +56,10 @@ Role = Literal[
     "provisioning_specialist",
     "analyst",
     "desk_manager",
-    # after hours for contract partners (seed 004)
+    # after hours, outages and triage (seeds 003, 004)
     "help_desk",
+    "hdqa",
+    "sncc",
 ]
 
 Loc = tuple[str | int, ...]
@@ -217,6 +221,8 @@ class ReferenceData(_Spec):
     service_desk: ServiceDeskSpec | None = None
     provisioning: ProvisioningSpec | None = None
     after_hours: AfterHoursSpec | None = None
+    outages: OutagesSpec | None = None
+    partner_triage: PartnerTriageSpec | None = None
 
 
 def _duplicates(values: list[Any]) -> set[Any]:

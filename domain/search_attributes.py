@@ -18,6 +18,9 @@ SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 # KeywordList, which `ContractPartner = 'fpm'` matches the same way.
 AFTER_HOURS_STATUS = SearchAttributeKey.for_keyword("AfterHoursStatus")
 CONTRACT_PARTNER = SearchAttributeKey.for_keyword_list("ContractPartner")
+# Outage (seed 004). The dev server allows 10 Keyword attributes per namespace (all taken by
+# now) and 3 Text: `OutageStatus = 'confirmed'` matches the word the same way.
+OUTAGE_STATUS = SearchAttributeKey.for_text("OutageStatus")
 
 ALL = (
     REFRESH_STATUS,
@@ -32,6 +35,7 @@ ALL = (
     SLA_DUE_AT,
     AFTER_HOURS_STATUS,
     CONTRACT_PARTNER,
+    OUTAGE_STATUS,
 )
 # ProvisioningIntake (seed 000): where each Halo provisioning ticket is, and whose it is.
 # The dev server (SQLite visibility) allows 10 Keyword attributes in all, so only the status

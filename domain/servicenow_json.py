@@ -37,7 +37,8 @@ RESPOND_BY, RESOLVE_BY = "u_deskflow_respond_by", "u_deskflow_resolve_by"
 FIELDS = (
     "sys_id,number,short_description,description,state,priority,category,company,"
     "assignment_group,assigned_to,caller_id,caller_id.email,opened_at,sys_updated_on,"
-    f"problem_id,close_code,close_notes,{RESPOND_BY},{RESOLVE_BY}"
+    f"problem_id,close_code,close_notes,{RESPOND_BY},{RESOLVE_BY},"
+    "caller_id.department,caller_id.u_red_flag_note"
 )
 
 
@@ -70,6 +71,8 @@ def ticket_from_servicenow(r: dict[str, Any], table: str = "incident") -> Servic
         summary=_text(r.get("short_description"))[:500],
         details=_text(r.get("description"))[:20_000],
         client=_text(r.get("company")),
+        department=_text(r.get("caller_id.department")),
+        client_note=_text(r.get("caller_id.u_red_flag_note"))[:500],
         category=_text(r.get("category")),
         priority=_text(r.get("priority")),
         status=STATES.get(state, TicketStatus.in_progress),

@@ -104,8 +104,12 @@ class HaloSim:
         category_1: str = "",
         details: str = "",
         team: str = "",
+        site_name: str = "",
+        user_notes: str = "",
     ) -> dict[str, Any]:
-        """An end user logs a ticket (portal or email): stored, action 1, webhook sent."""
+        """An end user logs a ticket (portal or email): stored, action 1, webhook sent.
+        `site_name` is the user's site (a university's department); `user_notes` the
+        pop-up note on the user, where IT partners carry their red flag."""
         return self.save_ticket(
             {
                 "summary": summary,
@@ -118,6 +122,8 @@ class HaloSim:
                 "priority_id": priority_id,
                 "category_1": category_1,
                 "team": team,
+                "site_name": site_name,
+                "user_notes": user_notes,
             },
             who="end user",
         )
@@ -252,6 +258,8 @@ class HaloSim:
             "client_id": int(body.get("client_id", 12)),
             "client_name": body.get("client_name", ""),
             "site_id": body.get("site_id", 0),
+            "site_name": body.get("site_name", ""),
+            "user_notes": body.get("user_notes", ""),
             "user_id": body.get("user_id", 0),
             "user_name": body.get("user_name", ""),
             "user_email": body.get("user_email", ""),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import sqlite3
 import threading
@@ -27,7 +28,7 @@ from typing import Any, Literal
 import httpx
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def utcnow() -> datetime:
@@ -68,12 +69,31 @@ class DocStore:
             rows = self._db.execute("SELECT body FROM doc WHERE kind = ?", (kind,)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def find(self, kind: str, field: str, value: str) -> list[dict[str, Any]]:
+        """Documents whose top-level `field` equals `value` (SQLite reads the JSON, so a
+        lookup by number does not decode every record of the table in Python)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM doc WHERE kind = ? AND json_extract(body, ?) = ?",
+                (kind, f'$."{field}"', value),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def next_id(self, kind: str, start: int = 1) -> int:
         with self._lock:
             row = self._db.execute("SELECT n FROM counter WHERE kind = ?", (kind,)).fetchone()
             n = (row[0] if row else start - 1) + 1
             self._db.execute("INSERT OR REPLACE INTO counter VALUES (?, ?)", (kind, n))
         return n
+
+    def skip_to(self, kind: str, n: int) -> None:
+        """Number the next `kind` after `n` (as a long-lived instance would), so records made
+        after a `clear` do not reuse the numbers of records made before it."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO counter VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = max(n, ?)",
+                (kind, n, n),
+            )
 
     def clear(self) -> None:
         """Forget every record; numbering goes on, as in a product whose data was purged
@@ -88,7 +108,9 @@ class DocStore:
 
 class Fault(BaseModel):
     """The next `count` calls matching `method` and `path` (a regex) misbehave: `status`
-    429 (with `Retry-After: retry_after`), a 5xx, or "timeout" (sleep `delay`, then answer)."""
+    429 (with `Retry-After: retry_after`), a 5xx, or "timeout" (sleep `delay`, then answer).
+    With `share` below 1, only that share of the matching calls (drawn at random) misbehave,
+    as a flaky instance does; `count: null` keeps the fault until `clear`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +120,7 @@ class Fault(BaseModel):
     count: int | None = 1
     delay: float = 5.0
     retry_after: int = 1
+    share: float = Field(1.0, gt=0, le=1)
 
     def matches(self, method: str, path: str) -> bool:
         return self.method in ("*", method.upper()) and re.search(self.path, path) is not None
@@ -115,6 +138,8 @@ class Faults:
     def take(self, method: str, path: str) -> Fault | None:
         for fault in self.rules:
             if fault.matches(method, path):
+                if fault.share < 1 and random.random() >= fault.share:
+                    return None
                 if fault.count is not None:
                     fault.count -= 1
                     if fault.count <= 0:

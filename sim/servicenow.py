@@ -16,7 +16,9 @@ endpoint. Records live in SQLite and survive a restart; faults as in `sim.itsm_c
 from __future__ import annotations
 
 import base64
+import math
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,7 @@ STATES = {
     "8": "Canceled",
 }
 REFERENCES = ("assignment_group", "assigned_to", "caller_id", "company", "problem_id")
+CALLER_FIELDS = ("email", "department", "u_red_flag_note")
 _CLAUSE = re.compile(r"^([a-z_.]+?)(>=|<=|!=|=|>|<|LIKE)(.*)$")
 
 
@@ -64,23 +67,54 @@ class ServiceNowSim:
         self.webhook = WebhookSender()
         self.clock = utcnow
         self.calls: list[tuple[str, str]] = []
+        self.rate_limit: tuple[int, float] | None = None  # (calls, window seconds)
+        self._window: tuple[float, int] = (0.0, 0)
+        self.throttled = 0  # calls answered 429 by the rate limit
+
+    def limit_rate(self, calls: int | None, per_seconds: float = 3600.0) -> None:
+        """A rate-limit rule as an instance has them (per user, per window): over `calls` in
+        the fixed window of `per_seconds` that began with the first call, 429 with
+        Retry-After until the window ends. `None` lifts it."""
+        self.rate_limit = None if calls is None else (calls, per_seconds)
+        self._window = (0.0, 0)
+
+    def _over_limit(self) -> float | None:
+        """Seconds until the window resets if this call is over the limit, else None."""
+        if self.rate_limit is None:
+            return None
+        calls, span = self.rate_limit
+        now = time.monotonic()
+        start, used = self._window
+        if now - start >= span:
+            start, used = now, 0
+        if used >= calls:
+            self.throttled += 1
+            return span - (now - start)
+        self._window = (start, used + 1)
+        return None
 
     def reset(self) -> None:
         self.store.clear()
         self.faults.rules.clear()
         self.webhook.log.clear()
         self.calls.clear()
+        self.limit_rate(None)
 
     def fail(self, **kwargs: Any):
         return self.faults.add(**kwargs)
 
     # ----- console and test controls ---------------------------------------------------------
 
-    def add_user(self, name: str, email: str) -> dict[str, Any]:
+    def add_user(
+        self, name: str, email: str, department: str = "", red_flag_note: str = ""
+    ) -> dict[str, Any]:
+        """A sys_user; `department` is its cmn_department's name, `red_flag_note` the
+        instance's custom client alert (`u_red_flag_note`, how IT partners are flagged)."""
         existing = self.query("sys_user", f"name={name}")
         if existing:
             return existing[0]
-        return self.insert("sys_user", {"name": name, "email": email, "user_name": email}, False)
+        body = {"name": name, "email": email, "user_name": email, "department": department}
+        return self.insert("sys_user", {**body, "u_red_flag_note": red_flag_note}, False)
 
     def log_incident(
         self,
@@ -92,13 +126,17 @@ class ServiceNowSim:
         category: str = "",
         priority: str = "3",
         assignment_group: str = "",
+        department: str = "",
+        red_flag_note: str = "",
+        description: str = "",
     ) -> dict[str, Any]:
         """A caller logs an incident (portal or phone): stored, REST message sent."""
-        self.add_user(caller, caller_email)
+        self.add_user(caller, caller_email, department, red_flag_note)
         return self.insert(
             "incident",
             {
                 "short_description": short_description,
+                "description": description,
                 "caller_id": caller,
                 "company": company,
                 "category": category,
@@ -128,9 +166,14 @@ class ServiceNowSim:
         return found[0]
 
     def query(self, table: str, query: str = "", limit: int | None = None) -> list[dict[str, Any]]:
-        rows = self.store.all(table)
+        clauses = list(filter(None, query.split("^")))
+        exact = next((m for c in clauses if (m := _CLAUSE.match(c)) and m.group(2) == "="), None)
+        if exact is not None and "." not in exact.group(1):
+            rows = self.store.find(table, exact.group(1), exact.group(3))
+        else:
+            rows = self.store.all(table)
         order = None
-        for clause in filter(None, query.split("^")):
+        for clause in clauses:
             if clause.startswith("ORDERBY"):
                 order = clause.removeprefix("ORDERBY")
                 continue
@@ -219,10 +262,14 @@ class ServiceNowSim:
         for key, value in record.items():
             if key in REFERENCES and not display:
                 out[key] = {"link": f"/api/now/table/x/{value}", "value": value} if value else ""
+            elif key == "problem_id" and value:  # a problem's display value is its number
+                problem = self.store.get("problem", value)
+                out[key] = problem["number"] if problem else value
             else:
                 out[key] = value
         caller = self.query("sys_user", f"name={record.get('caller_id', '')}")
-        out["caller_id.email"] = caller[0]["email"] if caller else ""
+        for walked in CALLER_FIELDS:  # dot-walked through the caller's sys_user record
+            out[f"caller_id.{walked}"] = caller[0].get(walked, "") if caller else ""
         if fields:
             out = {k: out.get(k, "") for k in fields}
         return out
@@ -271,6 +318,11 @@ def build_router(sim: ServiceNowSim) -> APIRouter:
         injected = await sim.faults.answer(request, lambda s, m: sn_error(s, m))
         if injected is not None:
             raise _Injected(injected)
+        wait = sim._over_limit()
+        if wait is not None:
+            limited = sn_error(429, "Too Many Requests", "Rate limit exceeded")
+            limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            raise _Injected(limited)
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         try:
             user, _, password = base64.b64decode(value).decode().partition(":")

@@ -235,6 +235,9 @@ async def run_bench() -> int:
         figures |= await bench_sla_clocks(
             env.client, int(os.environ.get("DESKFLOW_BENCH_SLA_CLOCKS", "10000"))
         )
+        from starter.bench_outage import bench_outage_resolution
+
+        figures |= await bench_outage_resolution(env.client, settings)
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from starter.bench_web import bench_wizard_submit
 

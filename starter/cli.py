@@ -26,6 +26,7 @@ from domain.refresh import (
 )
 from domain.settings import get_settings
 from starter.cli_after_hours import app as after_hours_app
+from starter.cli_outages import outage_app, triage_app
 from starter.cli_provisioning import app as provisioning_app
 
 app = typer.Typer(
@@ -45,6 +46,8 @@ app.add_typer(slots_app, name="slots")
 app.add_typer(staff_app, name="staff")
 app.add_typer(provisioning_app, name="provisioning")
 app.add_typer(after_hours_app, name="after-hours")
+app.add_typer(outage_app, name="outage")
+app.add_typer(triage_app, name="triage")
 out = Console()
 err = Console(stderr=True)
 

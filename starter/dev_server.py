@@ -18,11 +18,15 @@ from pathlib import Path
 from domain import search_attributes as sa
 from domain.settings import Settings
 
+# The temporal CLI's names of the search-attribute types.
 KINDS = {
+    "TEXT": "Text",
     "KEYWORD": "Keyword",
+    "INT": "Int",
+    "DOUBLE": "Double",
+    "BOOL": "Bool",
     "DATETIME": "Datetime",
     "KEYWORD_LIST": "KeywordList",
-    "INT": "Int",
 }
 
 
@@ -95,19 +99,13 @@ async def register_search_attributes(client) -> None:
     The time-skipping test server and a fresh cluster need this; the dev server gets them
     from `--search-attribute` at start.
     """
-    from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
-    kinds = {
-        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-        "KEYWORD_LIST": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-        "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    }
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={k.name: kinds[k.indexed_value_type.name] for k in sa.ALL},
+            # The SDK's type enum has the API's numbers.
+            search_attributes={k.name: int(k.indexed_value_type) for k in sa.ALL},
         )
     )
 

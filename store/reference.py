@@ -42,6 +42,7 @@ from store.tables import (
     AfterHoursConfig,
     Base,
     CalendarConfig,
+    ProcessConfig,
     ProvisioningConfig,
     RefreshConfig,
     ServiceDeskConfig,
@@ -137,6 +138,8 @@ KINDS = (
     "service_desk",
     "provisioning",
     "after_hours",
+    "outages",
+    "partner_triage",
 )
 
 
@@ -472,6 +475,11 @@ def load_reference_data(
     if data.after_hours is not None:
         spec = data.after_hours.model_dump(mode="json")
         _upsert(session, AfterHoursConfig, 1, {"id": 1, "spec": spec}, counts["after_hours"])
+    for name in ("outages", "partner_triage"):
+        block = getattr(data, name)
+        if block is not None:
+            values = {"name": name, "spec": block.model_dump(mode="json")}
+            _upsert(session, ProcessConfig, name, values, counts[name])
     session.flush()
     return report
 

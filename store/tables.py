@@ -578,3 +578,57 @@ class AfterHoursCase(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- outages and IT-partner triage (seeds 004 and 003) ---------------------------------------
+
+
+class ProcessConfig(Base):
+    """A process's reference data block, whole: `outages:` and `partner_triage:`."""
+
+    __tablename__ = "process_config"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutageRow(Base):
+    """Projection of an Outage workflow: the staff console and the public outage page."""
+
+    __tablename__ = "outage"
+
+    outage_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    itsm: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    service: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(200))
+    public_note: Mapped[str] = mapped_column(Text)
+    problem_id: Mapped[str | None] = mapped_column(String(64))
+    owner_team: Mapped[str] = mapped_column(String(200))
+    planned_id: Mapped[str | None] = mapped_column(String(64))
+    linked: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TriageDecisionRow(Base):
+    """Projection of a PartnerTriage decision: the staff console's "today's triage"."""
+
+    __tablename__ = "triage_decision"
+
+    itsm: Mapped[str] = mapped_column(String(20), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    department: Mapped[str] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(20))
+    group: Mapped[str | None] = mapped_column(String(200))
+    partner_id: Mapped[str | None] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(Text)
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    reassignments: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

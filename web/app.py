@@ -33,6 +33,7 @@ from web import (
     pages_after_hours,
     pages_approver,
     pages_customer,
+    pages_outages,
     pages_provisioning,
     pages_sla,
     pages_staff,
@@ -119,6 +120,8 @@ def create_app(
         hooks.router,
         pages_provisioning.router,
         pages_after_hours.router,
+        pages_outages.router,
+        pages_outages.api,
     ):
         app.include_router(router)
 

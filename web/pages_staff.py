@@ -24,6 +24,7 @@ async def home(request: Request):
         (Perm.view_tickets, "/tickets"),
         (Perm.approve, "/approvals"),
         (Perm.view_slots, "/slots"),
+        (Perm.desk, "/outages"),
     ):
         if staff.can(perm):
             return RedirectResponse(target, status_code=303)

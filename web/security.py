@@ -46,7 +46,9 @@ class Role(StrEnum):
     provisioning_specialist = "provisioning_specialist"
     analyst = "analyst"
     desk_manager = "desk_manager"
-    help_desk = "help_desk"  # after-hours intake, cases and the night's page (seed 004)
+    help_desk = "help_desk"  # level-1 agent: after-hours intake, outages, triage (seeds 003, 004)
+    hdqa = "hdqa"  # Help Desk quality assurance (seed 004)
+    sncc = "sncc"  # the network and systems operations centre (seed 004)
 
 
 class Perm(StrEnum):
@@ -66,6 +68,9 @@ class Perm(StrEnum):
     reveal_secrets = "reveal_secrets"  # see an Exhibit A password (audited)
     view_compliance = "view_compliance"  # the work-type gauge
     after_hours = "after_hours"  # take contract-partner calls, act on and review the cases
+    desk = "desk"  # outages and triage: see them, link incidents, reassign tickets
+    report_outage = "report_outage"  # HDQA: report a potential outage, unlink incidents
+    run_outage = "run_outage"  # SNCC: confirm, dismiss, resolve, name the follow-up team
 
 
 # Refresh Administrators are NIT staff too, so they hold every Refresh Manager right.
@@ -97,6 +102,9 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.view_compliance: frozenset({Role.desk_manager}),
     Perm.codec: frozenset(Role),
     Perm.after_hours: frozenset({Role.help_desk}),
+    Perm.desk: frozenset({Role.help_desk, Role.hdqa, Role.sncc}),
+    Perm.report_outage: frozenset({Role.hdqa, Role.sncc}),
+    Perm.run_outage: frozenset({Role.sncc}),
 }
 
 

@@ -3,6 +3,8 @@
 from workflows.after_hours import AfterHoursEscalation
 from workflows.approver_digest import ApproverDigest
 from workflows.itsm_catch_up import ItsmCatchUp
+from workflows.outage import Outage
+from workflows.partner_triage import PartnerTriage
 from workflows.provisioning_intake import ProvisioningIntake
 from workflows.provisioning_report import ProvisioningComplianceReport
 from workflows.refresh_batch import RefreshBatch
@@ -22,6 +24,8 @@ ALL_WORKFLOWS = [
     SlaClock,
     ItsmCatchUp,
     LookupSystem,
+    Outage,
+    PartnerTriage,
     ProvisioningIntake,
     ProvisioningComplianceReport,
     AfterHoursEscalation,

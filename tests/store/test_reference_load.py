@@ -54,10 +54,12 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (3, 0, 0, 0),
         "slot_preferences": (12, 0, 0, 0),
         "refresh_configs": (4, 0, 0, 0),
-        "staff": (10, 0, 0, 0),
+        "staff": (13, 0, 0, 0),
         "service_desk": (1, 0, 0, 0),
         "provisioning": (1, 0, 0, 0),
         "after_hours": (1, 0, 0, 0),
+        "outages": (1, 0, 0, 0),
+        "partner_triage": (1, 0, 0, 0),
     }
     assert first.changed
     rows_after_first = _row_counts(engine)
@@ -69,10 +71,12 @@ def test_demo_file_loads_and_reloads_unchanged(engine: Engine) -> None:
         "support_teams": (0, 0, 3, 0),
         "slot_preferences": (0, 0, 12, 0),
         "refresh_configs": (0, 0, 4, 0),
-        "staff": (0, 0, 10, 0),
+        "staff": (0, 0, 13, 0),
         "service_desk": (0, 0, 1, 0),
         "provisioning": (0, 0, 1, 0),
         "after_hours": (0, 0, 1, 0),
+        "outages": (0, 0, 1, 0),
+        "partner_triage": (0, 0, 1, 0),
     }
     assert _row_counts(engine) == rows_after_first
     assert "support_teams: 0 created, 0 updated, 3 unchanged" in str(second)
@@ -119,12 +123,15 @@ def test_demo_content_as_stored(engine: Engine) -> None:
             "approver",
             "care_team",
             "desk_manager",
+            "hdqa",
+            "help_desk",
             "help_desk",
             "procurement",
             "provisioning_specialist",
             "refresh_admin",
             "refresh_manager",
             "slot_admin",
+            "sncc",
         ]
         for user in session.scalars(select(StaffUser)):
             assert "deskflow-dev" not in user.password_hash
@@ -159,7 +166,7 @@ def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_
     report = _load(engine, changed)
     assert _counts(report)["slot_preferences"] == (0, 1, 10, 1)
     assert _counts(report)["support_teams"] == (0, 1, 2, 0)
-    assert _counts(report)["staff"] == (0, 1, 9, 0)
+    assert _counts(report)["staff"] == (0, 1, 12, 0)
     with session_scope(engine) as session:
         weekdays = session.scalars(
             select(SlotPreference.weekday).where(SlotPreference.team_id == "nit-medical")

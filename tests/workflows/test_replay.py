@@ -49,6 +49,9 @@ MAIN_PATHS = {
     "provisioning_report",
     "after_hours_aims_acknowledged",
     "after_hours_gds_leadership",
+    "outage_resolved",
+    "partner_triage_boomerang_servicenow",
+    "partner_triage_boomerang_halo",
 }
 
 

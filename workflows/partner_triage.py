@@ -283,7 +283,7 @@ class PartnerTriage:
     # ----- messages -------------------------------------------------------------------------
 
     @workflow.signal(name="ticket_event")
-    def ticket_event(self, event: ItsmEvent) -> None:
+    def ticket_event(self, event: ItsmEvent | None = None) -> None:
         if isinstance(event, ItsmEvent):  # a null payload decodes to None: dropped
             self.inbox.append(event)
 

@@ -201,7 +201,10 @@ class DeskTicket:
     # ----- messages ---------------------------------------------------------------------
 
     @workflow.signal(name="ticket_event")
-    def ticket_event(self, event: ItsmEvent) -> None:
+    def ticket_event(self, event: ItsmEvent | None = None) -> None:
+        if not isinstance(event, ItsmEvent):  # null or no payload: nothing to act on
+            workflow.logger.warning("ticket_event without an event dropped")
+            return
         self.inbox.append(event)
 
     @workflow.query

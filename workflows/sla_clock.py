@@ -232,7 +232,10 @@ class SlaClock:
     # ----- messages ---------------------------------------------------------------------
 
     @workflow.signal(name="ticket_event")
-    def ticket_event(self, event: ItsmEvent) -> None:
+    def ticket_event(self, event: ItsmEvent | None = None) -> None:
+        if not isinstance(event, ItsmEvent):  # null or no payload: nothing to act on
+            workflow.logger.warning("ticket_event without an event dropped")
+            return
         s = self.s
         if s is not None and (event.itsm != s.itsm or event.ticket.id != s.ticket_id):
             workflow.logger.warning("event for another ticket dropped: %s", event.delivery_id)

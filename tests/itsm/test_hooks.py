@@ -160,8 +160,11 @@ async def test_a_malformed_signal_is_dropped_and_the_clock_keeps_running(env, ho
     t = sim.halo.log_ticket("Clavier qui colle")
     sla = env.client.get_workflow_handle(workflow_id("halo", str(t["id"])))
     await until(lambda: clock(sla), lambda c: c.response_due is not None, "clock running")
-    for junk in ({"itsm": "halo", "ticket": None}, "not an event", {"itsm": "jira"}):
-        await sla.signal("ticket_event", junk)
+    desk = env.client.get_workflow_handle(f"desk-halo-{t['id']}")
+    for handle in (sla, desk):
+        for junk in ({"itsm": "halo", "ticket": None}, "not an event", {"itsm": "jira"}, None):
+            await handle.signal("ticket_event", junk)
+        await handle.signal("ticket_event")  # no argument at all
     s = await clock(sla)
     assert s.response_due == local(2026, 12, 7, 13) and s.state == SlaState.running
     desc = await sla.describe()
@@ -171,3 +174,6 @@ async def test_a_malformed_signal_is_dropped_and_the_clock_keeps_running(env, ho
     sim.halo.agent_reply(t["id"], "Essayez un autre port USB.")
     s = await until(lambda: clock(sla), lambda c: c.responded_at is not None, "reply taken")
     assert s.responded_at == local(2026, 12, 7, 9, 20)
+    for handle in (sla, desk):  # nothing failed a workflow task: every bad signal was dropped
+        events = [e async for e in handle.fetch_history_events()]
+        assert not [e for e in events if e.HasField("workflow_task_failed_event_attributes")]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -111,9 +114,6 @@ def worker() -> None:
 @app.command()
 def web(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web app alone (X-Forwarded-* believed only from DESKFLOW_TRUSTED_PROXIES)."""
-    import logging
-    import os
-
     import uvicorn
 
     from operations.json_logs import uvicorn_log_config
@@ -128,10 +128,6 @@ def web(host: str = "127.0.0.1", port: int = 8000) -> None:
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=uvicorn_log_config(settings),
     )
-    # Stopped cleanly; skip interpreter teardown, which the Temporal SDK's Rust threads can
-    # abort (sdk-python#300), so a service manager sees a clean exit.
-    logging.shutdown()
-    os._exit(0)
 
 
 @app.command()
@@ -569,3 +565,28 @@ def bench() -> None:
     from starter.bench import run_bench
 
     sys.exit(asyncio.run(run_bench()))
+
+
+def main() -> None:
+    """The `deskflow` command, left with `os._exit` once it is done.
+
+    The Temporal SDK's runtime threads can abort the interpreter's teardown (sdk-python#300):
+    a command that finished and printed its answer would then exit with SIGABRT instead of
+    its own code, which scripts and service managers read as a crash.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

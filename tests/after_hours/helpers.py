@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.after_hours import CaseState, workflow_id
+from tests.itsm.helpers import until  # noqa: F401  (re-exported to the after-hours tests)
 
 TZ = ZoneInfo("America/Detroit")
 KEYS = {
@@ -75,21 +75,6 @@ async def start(env: WorkflowEnvironment, task_queue: str, data: dict[str, Any])
 
 async def case(handle: WorkflowHandle) -> CaseState:
     return await handle.query("state", result_type=CaseState)
-
-
-async def until(fetch, check, what: str, timeout: float = 15.0) -> Any:
-    """Poll `fetch()` in real time until `check(value)` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = await fetch()
-        except Exception as exc:  # noqa: BLE001 - the workflow may not exist yet
-            value = exc
-        if not isinstance(value, Exception) and check(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 async def case_until(handle: WorkflowHandle, check, what: str, timeout: float = 15.0) -> CaseState:

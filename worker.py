@@ -84,6 +84,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             digest.approver_digest_recipients,
             digest.send_approver_digest,
             itsm.load_desk,
+            itsm.get_ticket,
             itsm.update_ticket,
             itsm.add_note,
             itsm.project_sla_clock,

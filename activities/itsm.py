@@ -24,6 +24,7 @@ from domain.desk_messages import (
     CatchUpRequest,
     CatchUpResult,
     ItsmAddNote,
+    ItsmGet,
     ItsmUpdate,
     LoadDesk,
     SlaProjection,
@@ -88,6 +89,12 @@ class ItsmActivities:
         except desk_store.NoServiceDesk as e:
             # Retried: an operator loading the file lets the waiting tickets go on.
             raise ApplicationError(str(e), type="NoServiceDesk") from e
+
+    @activity.defn(name="itsm_get_ticket")
+    @itsm_errors
+    async def get_ticket(self, req: ItsmGet) -> ServiceDeskTicket:
+        """The ticket as the ITSM has it now; a 404 is `ItsmNotFound`, not retried."""
+        return await self._port(req.itsm).get(req.ticket_id)
 
     @activity.defn(name="itsm_update_ticket")
     @itsm_errors

@@ -2,8 +2,10 @@
 
 Both adapters share this: a 429 becomes `ItsmRateLimited` carrying the product's
 `Retry-After`, which `itsm_errors` hands Temporal as `next_retry_delay` (the way TDX's 429 is
-waited out); a 5xx or a dropped connection is retried with the activity's backoff; 400, 401
-and 403 are the caller's fault and are not retried.
+waited out); a 5xx, a dropped connection, 408 (the ITSM timed out), 409 (a conflicting
+write in flight) are retried with the activity's backoff; every other 4xx is permanent and
+not retried: 400/401/403/422 will not heal by asking again, and 404 means the ticket is gone
+(deleted in the ITSM), which the calling workflow records instead of retrying forever.
 """
 
 from __future__ import annotations
@@ -47,12 +49,21 @@ def raise_for(response: httpx.Response) -> None:
         raise ItsmRateLimited(retry_after(response))
     try:
         body = response.json()
-        message = str(body.get("error") if isinstance(body, dict) else body)[:500]
+        found = (body.get("error") or body.get("detail")) if isinstance(body, dict) else body
+        message = str(found)[:500]
     except ValueError:
         message = response.text[:500] or response.reason_phrase
     if response.status_code == 404:
         raise ItsmNotFound(message)
     raise ItsmError(response.status_code, message)
+
+
+RETRYABLE_4XX = frozenset({408, 409, 429})
+
+
+def permanent(status: int) -> bool:
+    """A 4xx the same call will meet again: not worth a retry."""
+    return 400 <= status < 500 and status not in RETRYABLE_4XX
 
 
 def itsm_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -68,7 +79,10 @@ def itsm_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             ) from e
         except ItsmError as e:
             raise ApplicationError(
-                str(e), type="ItsmError", non_retryable=e.status in (400, 401, 403)
+                str(e),
+                e.status,
+                type="ItsmNotFound" if e.status == 404 else "ItsmError",
+                non_retryable=permanent(e.status),
             ) from e
         except httpx.TransportError as e:
             raise ApplicationError(f"ITSM unreachable: {type(e).__name__}", type="ItsmDown") from e

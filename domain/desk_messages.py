@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.business_calendar import _zone
-from domain.itsm import ItsmName, NewNote, ServiceDeskTicket, TicketChange, TicketQuery
+from domain.itsm import (
+    ItsmName,
+    NewNote,
+    ServiceDeskTicket,
+    TicketChange,
+    TicketQuery,
+    TicketRef,
+)
 from domain.service_desk import Language
 from domain.sla_clock import ClockState
 
@@ -160,3 +167,25 @@ class ItsmSearch(BaseModel):
 
     itsm: ItsmName
     query: TicketQuery
+
+
+TICKET_LOOKUP_WORKFLOW = "LookupItsmTicket"
+
+
+class ItsmGet(BaseModel):
+    """`itsm_get_ticket` and `LookupItsmTicket`: one ticket of the named ITSM."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    itsm: ItsmName
+    ticket_id: TicketRef
+
+
+class TicketExistence(BaseModel):
+    """What `LookupItsmTicket` found: the ticket, or why the ITSM has none by that id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    found: bool
+    ticket: ServiceDeskTicket | None = None
+    reason: str = ""

@@ -77,6 +77,7 @@ class ClockState(BaseModel):
     milestones: list[Milestone] = Field(default_factory=list)
     seen_actions: list[str] = Field(default_factory=list)
     retargets: int = 0
+    itsm_refusals: list[str] = Field(default_factory=list)  # writes the ITSM refused for good
     state: SlaState = SlaState.running
     response_due: AwareDatetime | None = None
     resolution_due: AwareDatetime | None = None

@@ -191,6 +191,12 @@ class HaloSim:
             who_type=AGENT,
         )
 
+    def delete_ticket(self, ticket_id: int) -> None:
+        """An agent deletes the ticket (`DELETE /api/Tickets/{id}`): later calls on it 404.
+        Halo sends no webhook for a deletion."""
+        self._ticket(ticket_id)
+        self.store.delete("ticket", ticket_id)
+
     def set_priority(self, ticket_id: int, priority_id: int) -> dict[str, Any]:
         return self.save_ticket({"id": ticket_id, "priority_id": priority_id}, who="Alex Agent")
 
@@ -375,6 +381,11 @@ def build_router(sim: HaloSim) -> APIRouter:
     @router.get(f"{PREFIX}/api/Tickets/{{ticket_id}}", dependencies=auth)
     async def get_ticket(ticket_id: int) -> dict[str, Any]:
         return sim._ticket(ticket_id)
+
+    @router.delete(f"{PREFIX}/api/Tickets/{{ticket_id}}", dependencies=auth)
+    async def delete_ticket(ticket_id: int) -> Response:
+        sim.delete_ticket(ticket_id)
+        return Response(status_code=200)
 
     @router.get(f"{PREFIX}/api/Tickets", dependencies=auth)
     async def list_tickets(request: Request) -> dict[str, Any]:

@@ -57,6 +57,10 @@ class DocStore:
                 "INSERT OR REPLACE INTO doc VALUES (?, ?, ?)", (kind, str(doc_id), json.dumps(body))
             )
 
+    def delete(self, kind: str, doc_id: str | int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM doc WHERE kind = ? AND id = ?", (kind, str(doc_id)))
+
     def get(self, kind: str, doc_id: str | int) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(

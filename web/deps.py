@@ -25,6 +25,7 @@ from temporalio.client import Client
 from domain.customer_links import LinkError, verify
 from domain.settings import Settings
 from operations.errors import FieldError, forbidden, not_found
+from operations.itsm_lookup import TicketLookups
 from store.db import make_engine, session_factory
 from store.staff_sessions import session_user
 from web import queries
@@ -56,6 +57,7 @@ class WebApp:
         self.config = WebConfig(settings, web)
         self.tokens = Tokens(settings.secret_key.get_secret_value(), self.config.session_max_age)
         self.login_throttle = LoginThrottle()
+        self.ticket_lookups = TicketLookups()  # /hooks/{itsm}: does the ITSM have the ticket?
         self.tz = ZoneInfo(settings.timezone)
         self.writes = session_factory(make_engine(settings.database_url))
         self.reads = session_factory(queries.read_engine(settings.database_url))

@@ -5,8 +5,11 @@ product was configured to send it (Basic, Bearer or an API-key header: `DESKFLOW
 WEBHOOK_AUTH` and `_SECRET`), parsed into the port's event, deduplicated by delivery (the
 hash of the body: a product's retry sends the same bytes), and delivered by signal-with-start
 to every workflow of the ticket. A bad delivery gets a 4xx naming what is wrong and changes
-nothing; if Temporal cannot be reached the claim is undone and the answer is 503, so the
-product retries and nothing is lost.
+nothing; that includes a well-formed delivery for a ticket the ITSM does not have, which the
+hook asks the ITSM about first (`LookupItsmTicket`; a "yes" is kept a minute, so a burst of
+deliveries for one ticket costs one look-up). If the ITSM or Temporal cannot answer, the
+claim is undone and the answer is 503 with `Retry-After`: both products retry a delivery
+that got a 5xx, so nothing is lost and nothing is accepted unchecked.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from temporalio.service import RPCError
 
 from domain import desk_dispatch, halo_json, servicenow_json
 from domain.itsm import ITSMS, ItsmEvent
+from operations.itsm_lookup import ItsmUnavailable
 from store import service_desk as desk_store
 from web.deps import WebApp, web_app
 
 router = APIRouter(tags=["webhooks"])
 APP = Depends(web_app)
 MAX_BODY = 1_000_000
+RETRY_AFTER_SECONDS = 30
 PARSERS = {"halo": halo_json.event_from_webhook, "servicenow": servicenow_json.event_from_webhook}
 
 
@@ -38,7 +43,8 @@ def refuse(status: int, message: str, field: str | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if field:
         body["field"] = field
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def authorised(request: Request, kind: str, secret: str) -> bool:
@@ -98,6 +104,13 @@ async def take_delivery(itsm: str, request: Request, app: WebApp = APP):
         return refuse(422, f"{field}: {msg}", f"ticket.{field}")
     except (ValueError, TypeError) as exc:
         return refuse(422, str(exc))
+    tid = event.ticket.id
+    try:
+        known = await app.ticket_lookups.exists(await app.client(), s.task_queue, itsm, tid)
+    except (ItsmUnavailable, RPCError, RuntimeError, OSError) as exc:
+        return refuse(503, f"cannot check ticket {tid} with {itsm} now ({exc}); retry")
+    if not known.found:
+        return refuse(422, f"{itsm} has no ticket {tid} ({known.reason})", "ticket.id")
 
     def claim() -> bool:
         with app.writes.begin() as db:

@@ -3,6 +3,7 @@
 from workflows.after_hours import AfterHoursEscalation
 from workflows.approver_digest import ApproverDigest
 from workflows.itsm_catch_up import ItsmCatchUp
+from workflows.itsm_lookup import LookupItsmTicket
 from workflows.outage import Outage
 from workflows.partner_triage import PartnerTriage
 from workflows.provisioning_intake import ProvisioningIntake
@@ -29,4 +30,5 @@ ALL_WORKFLOWS = [
     ProvisioningIntake,
     ProvisioningComplianceReport,
     AfterHoursEscalation,
+    LookupItsmTicket,
 ]

@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
@@ -39,9 +38,8 @@ with workflow.unsafe.imports_passed_through():
         TicketChange,
     )
     from domain.service_desk import DeskTeam, ServiceDesk, language_of, route
+    from workflows.desk_calls import RETRY, SHORT, activity, itsm_write
 
-SHORT = timedelta(seconds=30)
-RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 LINGER = timedelta(days=7)
 SEEN_KEPT = 500
 
@@ -114,8 +112,12 @@ class DeskTicket:
                     f"client {t.client or '-'})."
                 ),
             )
-            await self._activity(
-                "itsm_update_ticket", ItsmUpdate(itsm=t.itsm, change=change), ServiceDeskTicket
+            await itsm_write(
+                "itsm_update_ticket",
+                ItsmUpdate(itsm=t.itsm, change=change),
+                ServiceDeskTicket,
+                self.log.append,
+                "routing write-back",
             )
         if t.status in FINISHED:
             return
@@ -148,7 +150,7 @@ class DeskTicket:
             "team": team.name,
         }
         work = [
-            self._activity(
+            activity(
                 "post_slack",
                 SlackRequest(
                     key=key,
@@ -168,7 +170,7 @@ class DeskTicket:
                 to=str(tech.email),
                 extra=extra,
             )
-            work.append(self._activity("send_email", req, EmailResult))
+            work.append(activity("send_email", req, EmailResult))
         await asyncio.gather(*work)
         self.log.append(f"team told: {purpose}")
 
@@ -180,7 +182,7 @@ class DeskTicket:
             return
         lang = language_of(self._desk, t)
         extra = {**ticket_context(t, lang, self._desk.calendar.timezone), "message": message}
-        await self._activity(
+        await activity(
             "send_email",
             EmailRequest(
                 key=f"{self._key}:{purpose}",
@@ -192,11 +194,6 @@ class DeskTicket:
             EmailResult,
         )
         self.log.append(f"{template} sent")
-
-    def _activity(self, name: str, arg: Any, result_type: Any):
-        return workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=SHORT, retry_policy=RETRY
-        )
 
     # ----- messages ---------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
@@ -44,9 +43,9 @@ with workflow.unsafe.imports_passed_through():
         earliest_due,
         refresh,
     )
+    from workflows.desk_calls import RETRY, SHORT, activity, itsm_write
 
-SHORT = timedelta(seconds=30)
-RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
+ITSM_REFUSALS_KEPT = 20
 LINGER = timedelta(days=7)  # a closed ticket may reopen; late deliveries land here meanwhile
 
 
@@ -130,17 +129,19 @@ class SlaClock:
         )
         key = f"{desk_ticket_key(s.itsm, s.ticket_id)}:sla:{m.name}:{s.retargets}"
         work = [
-            self._activity(
+            itsm_write(
                 "itsm_add_note",
                 ItsmAddNote(
                     itsm=s.itsm,
                     note=NewNote(key=key, ticket_id=s.ticket_id, text=f"deskflow: {text}"),
                 ),
                 Note,
+                self._refused,
+                f"note on the {m.target.value} target at {m.percent} %",
             )
         ]
         work.append(
-            self._activity(
+            activity(
                 "post_slack",
                 SlackRequest(
                     key=key,
@@ -163,7 +164,7 @@ class SlaClock:
         template = "sla_breach" if breach else "sla_warning"
         for tech in team.technicians:
             work.append(
-                self._activity(
+                activity(
                     "send_email",
                     EmailRequest(
                         key=f"{key}:{tech.email}",
@@ -192,8 +193,12 @@ class SlaClock:
             respond_by=s.response_due,
             fix_by=s.resolution_due,
         )
-        await self._activity(
-            "itsm_update_ticket", ItsmUpdate(itsm=s.itsm, change=change), ServiceDeskTicket
+        await itsm_write(
+            "itsm_update_ticket",
+            ItsmUpdate(itsm=s.itsm, change=change),
+            ServiceDeskTicket,
+            self._refused,
+            "due dates write-back",
         )
 
     async def _sync(self) -> None:
@@ -224,10 +229,10 @@ class SlaClock:
             await workflow.wait_condition(lambda: bool(self.inbox), timeout=timeout)
         return bool(self.inbox)
 
-    def _activity(self, name: str, arg: Any, result_type: Any):
-        return workflow.execute_activity(
-            name, arg, result_type=result_type, start_to_close_timeout=SHORT, retry_policy=RETRY
-        )
+    def _refused(self, reason: str) -> None:
+        """An ITSM write refused for good: kept in the state the console and query show."""
+        s = self._state
+        s.itsm_refusals = [*s.itsm_refusals, reason][-ITSM_REFUSALS_KEPT:]
 
     # ----- messages ---------------------------------------------------------------------
 

@@ -13,9 +13,11 @@ import pytest
 from temporalio.service import RPCError
 
 from domain import halo_json
+from domain.desk_messages import TICKET_LOOKUP_WORKFLOW, ItsmGet, TicketExistence
 from domain.sla_clock import workflow_id
 from tests.itsm.helpers import clock, local, mail_settles, move_to, until
 from tests.itsm.test_hooks import BEARER, TEAM, USER, deliveries
+from tests.workflows.helpers import save_history
 
 
 async def no_workflows(env, tid: str) -> None:
@@ -117,3 +119,32 @@ async def test_writes_to_a_deleted_ticket_are_recorded_not_retried(env, hooks, s
     assert (await sla.describe()).status.name == "RUNNING"
     events = [e async for e in sla.fetch_history_events()]
     assert not [e for e in events if e.HasField("workflow_task_failed_event_attributes")]
+    await save_history(sla, "sla_clock_deleted_ticket")
+
+
+async def test_the_lookup_answers_found_and_not_found_at_once(env, worker, sim):
+    sim.halo.reset()
+    t = sim.halo.log_ticket("Écran qui clignote")
+    found = await env.client.start_workflow(
+        TICKET_LOOKUP_WORKFLOW,
+        ItsmGet(itsm="halo", ticket_id=str(t["id"])),
+        id=f"lookup-{t['id']}",
+        task_queue=worker.task_queue,
+        result_type=TicketExistence,
+    )
+    answer = await found.result()
+    assert answer.found and answer.ticket is not None
+    assert answer.ticket.summary == "Écran qui clignote"
+    await save_history(found, "itsm_lookup_found")
+    missing = await env.client.start_workflow(
+        TICKET_LOOKUP_WORKFLOW,
+        ItsmGet(itsm="servicenow", ticket_id="INC9999999"),
+        id="lookup-INC9999999",
+        task_queue=worker.task_queue,
+        result_type=TicketExistence,
+    )
+    answer = await missing.result()
+    assert not answer.found and "no incident INC9999999" in answer.reason
+    await save_history(missing, "itsm_lookup_missing")
+    gets = [c for c in sim.servicenow.calls if c == ("GET", "/servicenow/api/now/table/incident")]
+    assert len(gets) == 1  # not found is an answer, not retried

@@ -52,6 +52,10 @@ MAIN_PATHS = {
     "outage_resolved",
     "partner_triage_boomerang_servicenow",
     "partner_triage_boomerang_halo",
+    "itsm_lookup_found",
+    "itsm_lookup_missing",
+    # A clock whose ticket was deleted in Halo: writes refused for good, recorded.
+    "sla_clock_deleted_ticket",
 }
 
 

@@ -36,6 +36,9 @@ STATUS_IDS = {
     TicketStatus.cancelled: STATUS_CLOSED,
 }
 WHO_AGENT, WHO_END_USER = 1, 2
+# A default tenant's statuses flagged "on hold" (Waiting on User, On Hold): an action only
+# carries the id of the status it set, not the status's flag.
+HOLD_STATUS_IDS = frozenset({3, STATUS_ON_HOLD})
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -57,6 +60,17 @@ def _status(d: dict[str, Any]) -> TicketStatus:
     if status_id == STATUS_RESOLVED:
         return TicketStatus.resolved
     if d.get("onhold"):
+        return TicketStatus.on_hold
+    return TicketStatus.new if status_id == STATUS_NEW else TicketStatus.in_progress
+
+
+def status_of_id(status_id: int) -> TicketStatus:
+    """The port's status for a Halo status id (an action's `new_status`)."""
+    if status_id == STATUS_CLOSED:
+        return TicketStatus.closed
+    if status_id == STATUS_RESOLVED:
+        return TicketStatus.resolved
+    if status_id in HOLD_STATUS_IDS:
         return TicketStatus.on_hold
     return TicketStatus.new if status_id == STATUS_NEW else TicketStatus.in_progress
 
@@ -129,6 +143,7 @@ def action_from_halo(a: dict[str, Any]) -> TicketAction:
         text=str(a.get("note_html") or a.get("note") or "")[:20_000],
         to_user=kind == ActionKind.agent_reply,
         time=time,
+        new_status=status_of_id(int(new_status)) if new_status else None,
     )
 
 

@@ -14,7 +14,8 @@ finds the first write instead of making a second ticket or note.
 Webhook deliveries and catch-up polls both become :class:`ItsmEvent`: the ticket as the ITSM
 shows it now, plus the action that caused the delivery (if any). Workflows order events by
 ``(ticket.updated_at, action.id)`` and act on each action id once, so a repeated or
-out-of-order delivery changes nothing twice.
+out-of-order delivery changes nothing twice; the SLA clock orders the statuses it learns by
+the ITSM's own times, so a hold delivered after its release still pauses it.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class TicketAction(_Model):
     text: Long = ""
     to_user: bool = False
     time: TimeEntry | None = None  # the action's time entry (Halo timetaken/chargerate)
+    new_status: TicketStatus | None = None  # the status this action set (Halo new_status)
 
 
 class ItsmEvent(_Model):

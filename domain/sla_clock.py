@@ -7,9 +7,13 @@ is tested table by table without Temporal, and replays compute the same timers.
 
 Event rules (seed 002 and DESIGN.md "Service-desk tickets, SLA clocks and emails"):
 
-* the newest ticket snapshot wins (of two stamped the same second, the later delivered); an
-  older one (a reordered delivery) changes nothing;
+* the newest ticket snapshot wins for the ticket's fields (of two stamped the same second,
+  the later delivered); an older one (a reordered delivery) changes none of them;
 * each action id is acted on once, whenever it arrives (a repeat changes nothing);
+* statuses are facts at the ITSM's own times: every snapshot says "status X at its
+  updated_at", every status action "X from its time on". They are kept in time order
+  (`status_marks`), and pauses and the finish are read from that timeline, so a hold and
+  its release count the same pause in whichever order they are delivered or replayed;
 * entering a hold status pauses the clock at the change's time; leaving it resumes;
 * the first agent reply to the end user meets the response target; a private note or a
   field change does not;
@@ -40,6 +44,7 @@ from domain.sla import (
 
 WORKFLOW_TYPE = "SlaClock"
 SEEN_ACTIONS_KEPT = 500  # ids older than this many are also older than any repeat we get
+MARKS_KEPT = 200  # status marks kept whole; older repeats of one status are merged
 
 
 def workflow_id(itsm: str, ticket_id: str) -> str:
@@ -54,6 +59,20 @@ class SlaClockInput(BaseModel):
     itsm: ItsmName
     ticket_id: str
     resume: ClockState | None = None
+
+
+class StatusMark(BaseModel):
+    """The ticket had `status` at `at`, as the ITSM stamped it; `order` breaks ties."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+    order: str = ""
+    status: TicketStatus
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        return (self.at, self.order)
 
 
 class ClockState(BaseModel):
@@ -72,6 +91,7 @@ class ClockState(BaseModel):
     last_update: AwareDatetime | None = None
     targets: Targets | None = None
     pauses: list[Pause] = Field(default_factory=list)
+    status_marks: list[StatusMark] = Field(default_factory=list)
     responded_at: AwareDatetime | None = None
     finished_at: AwareDatetime | None = None
     milestones: list[Milestone] = Field(default_factory=list)
@@ -100,41 +120,71 @@ def apply_event(
     """Fold one event into the clock; returns what changed, in words (empty: nothing)."""
     changes: list[str] = []
     t = event.ticket
-    when = min(max(event.ticket.updated_at, s.last_update or t.opened_at), now)
     a = event.action
     if a is not None and a.id not in s.seen_actions:
         s.seen_actions = [*s.seen_actions, a.id][-SEEN_ACTIONS_KEPT:]
         if a.kind == ActionKind.agent_reply and s.responded_at is None and not s.finished:
             s.responded_at = min(max(a.at, t.opened_at), now)
             changes.append("first response")
-    if s.last_update is not None and t.updated_at < s.last_update:
-        return changes  # an older snapshot (a reordered delivery): nothing more to learn
-    first = s.last_update is None
-    s.last_update = t.updated_at
-    s.summary, s.client, s.team = t.summary, t.client, t.team or s.team
-    if first:
-        s.opened_at = t.opened_at
-        s.milestones = milestones(warn)
-    if t.priority != s.priority:
-        if not first:
-            s.retargets += 1
-            changes.append(f"priority {s.priority or '-'} -> {t.priority}")
-        s.priority = t.priority
-        s.targets = targets_for(desk, t)
-        _rearm(s, desk.calendar, now)
-    if t.status != s.status:
-        changes.append(f"status {s.status.value} -> {t.status.value}")
-        hold = t.status == TicketStatus.on_hold
-        if hold and not s.paused and not s.finished:
-            s.pauses = [*s.pauses, Pause(start=when)]
-        elif not hold and s.paused:
-            s.pauses[-1] = Pause(start=s.pauses[-1].start, end=max(when, s.pauses[-1].start))
-        if t.status in FINISHED and not s.finished:
-            s.finished_at = when
-        elif t.status not in FINISHED and s.finished:
-            s.finished_at = None  # reopened: the clock runs again from where it stopped
+    if s.last_update is None or t.updated_at >= s.last_update:
+        first = s.last_update is None
+        s.last_update = t.updated_at
+        s.summary, s.client, s.team = t.summary, t.client, t.team or s.team
+        if first:
+            s.opened_at = t.opened_at
+            s.milestones = milestones(warn)
+        if t.priority != s.priority:
+            if not first:
+                s.retargets += 1
+                changes.append(f"priority {s.priority or '-'} -> {t.priority}")
+            s.priority = t.priority
+            s.targets = targets_for(desk, t)
+            _rearm(s, desk.calendar, now)
+    order = event.order[1]
+    facts = [(t.updated_at, order, t.status)]
+    if a is not None and a.new_status is not None:
+        facts.append((a.at, order, a.new_status))
+    opened = s.opened_at or t.opened_at
+    for at, key, status in facts:
+        _mark(s, StatusMark(at=min(max(at, opened), now), order=key, status=status))
+    return changes + _read_timeline(s)
+
+
+def _mark(s: ClockState, mark: StatusMark) -> None:
+    """Add a status fact in time order (a fact already known is not added twice)."""
+    if any(m.at == mark.at and m.status == mark.status for m in s.status_marks):
+        return
+    marks = sorted([*s.status_marks, mark], key=lambda m: m.key)
+    if len(marks) > MARKS_KEPT:  # merge old repeats: a late fact that old is not expected
+        old, recent = marks[: -MARKS_KEPT // 2], marks[-MARKS_KEPT // 2 :]
+        merged = [m for i, m in enumerate(old) if i == 0 or m.status != old[i - 1].status]
+        marks = merged + recent
+    s.status_marks = marks
+
+
+def _read_timeline(s: ClockState) -> list[str]:
+    """Status, pauses and finish as the timeline of status facts has them."""
+    status, pauses, finished_at = TicketStatus.new, [], None
+    for m in s.status_marks:
+        if m.status == status:
+            continue
+        if status == TicketStatus.on_hold:
+            pauses[-1] = Pause(start=pauses[-1].start, end=max(m.at, pauses[-1].start))
+        if m.status == TicketStatus.on_hold and finished_at is None:
+            pauses.append(Pause(start=m.at))
+        if m.status in FINISHED and finished_at is None:
+            finished_at = m.at
+        elif m.status not in FINISHED:
+            finished_at = None  # reopened: the clock runs again from where it stopped
+        status = m.status
+    changes = []
+    if status != s.status:
+        changes.append(f"status {s.status.value} -> {status.value}")
+        if s.finished and finished_at is None:
             changes.append("reopened")
-        s.status = t.status
+    if pauses != s.pauses:
+        changes.append("pauses " + ", ".join(f"{p.start:%H:%M}-{p.end or ''}" for p in pauses))
+    s.status, s.pauses, s.finished_at = status, pauses, finished_at
     return changes
 
 

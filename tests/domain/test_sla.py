@@ -268,3 +268,56 @@ def test_closing_in_time_is_met_and_late_is_breached():
         now=at(12, 10, 15),
     )
     assert late.state == SlaState.breached
+
+
+ON_HOLD, IN_PROGRESS, CLOSED = TicketStatus.on_hold, TicketStatus.in_progress, TicketStatus.closed
+
+
+def hold_action(aid: str, when: datetime, status: TicketStatus) -> TicketAction:
+    """A status action as Halo sends it (its `new_status`)."""
+    return TicketAction(id=aid, kind=ActionKind.status_change, at=when, new_status=status)
+
+
+HOLD = event(at(12, 7, 10), hold_action("2", at(12, 7, 10), ON_HOLD), status=ON_HOLD)
+RELEASE = event(at(12, 7, 11), hold_action("3", at(12, 7, 11), IN_PROGRESS), status=IN_PROGRESS)
+# The catch-up replays each action with the ticket as it is now (released at 11:00).
+REPLAYED_HOLD = event(at(12, 7, 11), hold_action("2", at(12, 7, 10), ON_HOLD), status=IN_PROGRESS)
+ONE_HOUR_OFF = [Pause(start=at(12, 7, 10), end=at(12, 7, 11))]
+
+
+@pytest.mark.parametrize(
+    "case, events",
+    [
+        ("in order", [HOLD, RELEASE]),
+        ("release delivered before its hold", [RELEASE, HOLD]),
+        ("the hold repeated after the release", [HOLD, RELEASE, HOLD]),
+        ("catch-up replays hold and release", [REPLAYED_HOLD, RELEASE]),
+        ("catch-up replays them newest first", [RELEASE, REPLAYED_HOLD]),
+        ("a webhook release, the hold only from the catch-up", [RELEASE, REPLAYED_HOLD, HOLD]),
+    ],
+)
+def test_a_hold_and_its_release_pause_the_clock_in_any_order(case, events):
+    """P3 opened Monday 09:00 (response 4 h), on hold 10:00-11:00: due 14:00, not 13:00."""
+    s = clock(event(at(12, 7, 9)), *events, now=at(12, 7, 12))
+    assert s.pauses == ONE_HOUR_OFF, case
+    assert s.status == IN_PROGRESS and not s.paused, case
+    assert s.response_due == at(12, 7, 14), case
+    assert s.state == SlaState.running, case
+
+
+def test_a_hold_delivered_late_still_open_keeps_the_clock_paused():
+    """Hold at 11:00 delivered after an older 10:00 snapshot: paused from 11:00 on."""
+    s = clock(
+        event(at(12, 7, 9)),
+        event(at(12, 7, 11), hold_action("3", at(12, 7, 11), ON_HOLD), status=ON_HOLD),
+        event(at(12, 7, 10), status=IN_PROGRESS),
+        now=at(12, 7, 12),
+    )
+    assert s.pauses == [Pause(start=at(12, 7, 11))] and s.state == SlaState.paused
+
+
+def test_a_close_delivered_before_an_earlier_hold_ends_the_pause_at_the_close():
+    closed = event(at(12, 7, 12), hold_action("4", at(12, 7, 12), CLOSED), status=CLOSED)
+    s = clock(event(at(12, 7, 9)), closed, HOLD, now=at(12, 7, 13))
+    assert s.pauses == [Pause(start=at(12, 7, 10), end=at(12, 7, 12))]
+    assert s.finished_at == at(12, 7, 12) and s.state == SlaState.met

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from temporalio.service import RPCError
 
 from domain.desk_messages import CatchUpInput, CatchUpResult
-from domain.sla import SlaState
+from domain.sla import Pause, SlaState
 from domain.sla_clock import workflow_id
 from store.db import make_engine, session_factory
 from store.tables import ItsmDelivery
@@ -116,9 +116,42 @@ async def test_repeated_and_reordered_deliveries_change_nothing_twice(env, hooks
         for body in (release, hold):
             r = await http.post(f"{hooks}/hooks/halo", json=body, headers=BEARER)
             assert r.status_code == 202
-    s = await until(lambda: clock(sla), lambda c: c.status.value == "in_progress", "release seen")
-    assert s.state != SlaState.paused
+    s = await until(lambda: clock(sla), lambda c: len(c.pauses) == 1, "hold counted")
+    assert s.status.value == "in_progress" and s.state != SlaState.paused
+    # The hour on hold is not counted, whichever order Halo delivered it in: the 2-day
+    # (18 working hours) resolution target moves from Wednesday 09:00 to 10:00.
+    assert s.pauses == [Pause(start=local(2026, 12, 7, 10), end=local(2026, 12, 7, 11))]
+    assert s.resolution_due == local(2026, 12, 9, 10)
     assert mail(sim, key) == expected
+
+
+async def test_a_hold_and_release_both_lost_are_counted_from_the_catch_up(env, hooks, sim, worker):
+    halo = sim.halo
+    await move_to(env, sim, local(2026, 12, 7, 9))
+    t = halo.log_ticket("Accès au partage réseau")
+    tid = str(t["id"])
+    sla = env.client.get_workflow_handle(workflow_id("halo", tid))
+    await until(lambda: clock(sla), lambda c: c.resolution_due is not None, "clock running")
+    await halo.webhook.idle()
+    halo.webhook.lose_next(2)
+    await move_to(env, sim, local(2026, 12, 7, 10))
+    halo.set_status(t["id"], 4)
+    await move_to(env, sim, local(2026, 12, 7, 11))
+    halo.set_status(t["id"], 2)
+    await halo.webhook.idle()
+    assert (await clock(sla)).pauses == []
+    # The catch-up delivers each action with the ticket as it is now (in progress): the
+    # hold is known only from its action's new_status, at the action's own time.
+    await env.client.execute_workflow(
+        "ItsmCatchUp",
+        CatchUpInput(itsm="halo"),
+        id=f"itsm-catch-up-hold-{tid}",
+        task_queue=worker.task_queue,
+        result_type=CatchUpResult,
+    )
+    s = await until(lambda: clock(sla), lambda c: len(c.pauses) == 1, "hold caught up")
+    assert s.pauses == [Pause(start=local(2026, 12, 7, 10), end=local(2026, 12, 7, 11))]
+    assert s.resolution_due == local(2026, 12, 9, 10)
 
 
 async def test_a_lost_delivery_is_caught_by_the_catch_up(env, hooks, sim, worker):

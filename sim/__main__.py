@@ -20,6 +20,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tdx-limit", type=int, default=60, help="calls per window per method")
     parser.add_argument("--tdx-create-limit", type=int, default=30, help="ticket creations")
     parser.add_argument("--slack-per-second", type=float, default=1.0, help="per channel")
+    parser.add_argument(
+        "--halo-limit", type=int, default=300, help="Halo API calls per window (0: no limit)"
+    )
+    parser.add_argument("--halo-window", type=float, default=300.0, help="rolling, seconds")
+    parser.add_argument(
+        "--servicenow-limit", type=int, default=3600, help="per user per window (0: no limit)"
+    )
+    parser.add_argument("--servicenow-window", type=float, default=3600.0, help="seconds")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--data-dir", default=None, help="keep Halo/ServiceNow records here")
     parser.add_argument("--hook-url", default=None, help="deskflow's base URL for webhooks")
@@ -41,6 +49,10 @@ async def _serve(args: argparse.Namespace) -> None:
         slack_per_second=args.slack_per_second,
         log_level=args.log_level,
         data_dir=args.data_dir,
+        halo_rate=(args.halo_limit, args.halo_window) if args.halo_limit else None,
+        servicenow_rate=(
+            (args.servicenow_limit, args.servicenow_window) if args.servicenow_limit else None
+        ),
     ) as sim:
         if args.hook_url:
             sim.point_webhooks(args.hook_url)

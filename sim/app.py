@@ -126,6 +126,8 @@ class SimServer:
         log_level: str = "warning",
         data_dir: str | None = None,
         paging_per_minute: int = 120,
+        halo_rate: tuple[int, float] | None = None,
+        servicenow_rate: tuple[int, float] | None = None,
     ) -> None:
         self.host = host
         self.http_port = http_port
@@ -152,6 +154,11 @@ class SimServer:
             password=_env("SERVICENOW_PASSWORD", "local-dev-secret"),
             path=f"{data_dir}/{SN_DB}" if data_dir else ":memory:",
         )
+        # API rate limits (calls, per seconds): None in tests, the products' levels in `-m sim`.
+        if halo_rate:
+            self.halo.limit_rate(*halo_rate)
+        if servicenow_rate:
+            self.servicenow.limit_rate(*servicenow_rate)
         self.paging = paging_sim.PagingSim(
             path=f"{data_dir}/{PAGING_DB}" if data_dir else ":memory:",
             per_minute=paging_per_minute,

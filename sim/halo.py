@@ -10,6 +10,10 @@ Actions (`note_html`, `hiddenfromuser`, `new_status`, `timetaken` in decimal hou
 without an offset, as Halo writes them. Every new ticket and every action is POSTed to the
 configured webhook (ticket and action in one JSON body), retried on failure.
 
+Like hosted Halo, it answers 429 past a number of API requests in a rolling window
+(`limit_rate`; hosted tenants report 300 per rolling 5 minutes), with a `Retry-After` saying
+when the oldest request leaves the window.
+
 Test and console controls live under `/_sim/halo` (log a ticket as an end user, reply as an
 agent, put on hold, close, inject faults, lose deliveries); tests call the same methods
 directly on `HaloSim`.
@@ -24,7 +28,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from sim.itsm_common import DocStore, Faults, WebhookSender, json_error, utcnow
+from sim.itsm_common import DocStore, Faults, RateLimit, WebhookSender, json_error, utcnow
 
 PREFIX = "/halo"
 CONTROL = "/_sim/halo"
@@ -75,6 +79,12 @@ class HaloSim:
         self.clock = utcnow
         self.calls: list[tuple[str, str, int]] = []
         self._tokens: dict[str, datetime] = {}
+        # Hosted Halo answers 429 past a number of API requests per rolling 5 minutes.
+        self.rate = RateLimit(rolling=True)
+
+    def limit_rate(self, calls: int | None, per_seconds: float = 300.0) -> None:
+        """At most `calls` API requests in any `per_seconds` (rolling); `None` lifts it."""
+        self.rate.set(calls, per_seconds)
 
     # ----- test and console controls ---------------------------------------------------------
 
@@ -83,6 +93,7 @@ class HaloSim:
         self.faults.rules.clear()
         self.webhook.log.clear()
         self.calls.clear()
+        self.limit_rate(None)
 
     def fail(self, **kwargs: Any):
         """Inject a fault (see `sim.itsm_common.Fault`): status 429/500/..., or "timeout"."""
@@ -364,6 +375,14 @@ def build_router(sim: HaloSim) -> APIRouter:
         if injected is not None:
             raise _Injected(injected)
         sim.require_token(request)
+        verdict = sim.rate.take()
+        if verdict is not None and not verdict.allowed:
+            window = f"{sim.rate.per_seconds / 60:g} minute"
+            limited = json_error(
+                429, f"Rate limit reached: {verdict.limit} requests per rolling {window} window"
+            )
+            limited.headers["Retry-After"] = str(verdict.retry_after)
+            raise _Injected(limited)
 
     auth = [Depends(guarded)]
 

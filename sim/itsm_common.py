@@ -7,6 +7,8 @@ for `make run`, so tickets logged by hand are still there after a restart), answ
 faults before the real endpoint (429 with `Retry-After`, 5xx, slow answers), and deliver
 webhooks the way the products do: POSTed from a background task, retried with backoff when
 the receiver fails, and dropped on request (`lose_next_deliveries`) to prove the catch-up.
+Both also limit the rate of API calls as the products do (`RateLimit`): off in tests unless
+a test turns it on, on at the products' levels in `python -m sim` (so in `deskflow dev`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
 import re
 import sqlite3
 import threading
+import time
 import uuid
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -164,6 +169,70 @@ class Faults:
         if fault.status == 429:
             response.headers["Retry-After"] = str(fault.retry_after)
         return response
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One call against a rate limit: allowed or not, and the figures a product reports."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: float  # UNIX time at which the window frees a call (ServiceNow X-RateLimit-Reset)
+    retry_after: int = 0  # seconds to wait when refused (Retry-After)
+
+
+class RateLimit:
+    """`calls` per `per_seconds` for each caller; `calls=None` is no limit.
+
+    `rolling=True` counts the last `per_seconds` at every call (Halo's hosted API: a number of
+    requests per rolling 5-minute window); `rolling=False` counts fixed windows aligned on the
+    clock (ServiceNow's rate-limit rules count per hour and reset on the hour). Real time, not
+    the stand-in's `clock`: tests move that one to Temporal's, but traffic happens now.
+    """
+
+    def __init__(
+        self,
+        calls: int | None = None,
+        per_seconds: float = 60.0,
+        *,
+        rolling: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rolling = rolling
+        self._clock = clock
+        self.refused = 0
+        self.set(calls, per_seconds)
+
+    def set(self, calls: int | None, per_seconds: float = 60.0) -> None:
+        self.calls, self.per_seconds = calls, per_seconds
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def take(self, who: str = "") -> Verdict | None:
+        """Count one call by `who`; None when no limit is set."""
+        if self.calls is None:
+            return None
+        now, limit, span = self._clock(), self.calls, self.per_seconds
+        if self.rolling:
+            recent = self._recent[who]
+            while recent and recent[0] <= now - span:
+                recent.popleft()
+            if len(recent) >= limit:
+                self.refused += 1
+                frees = recent[0] + span
+                return Verdict(False, limit, 0, frees, max(1, math.ceil(frees - now)))
+            recent.append(now)
+            return Verdict(True, limit, limit - len(recent), recent[0] + span)
+        start = now - now % span
+        began, used = self._windows.get(who, (start, 0))
+        used = used if began == start else 0
+        reset = start + span
+        if used >= limit:
+            self.refused += 1
+            return Verdict(False, limit, 0, reset, max(1, math.ceil(reset - now)))
+        self._windows[who] = (start, used + 1)
+        return Verdict(True, limit, limit - used - 1, reset)
 
 
 def json_error(status: int, message: str) -> Response:

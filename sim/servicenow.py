@@ -10,15 +10,16 @@ are asked for. Incident `state`: 1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 
 8 Canceled; resolving without `close_code` and `close_notes` is refused as a data policy;
 `work_notes` and `comments` written on a record become journal entries. A business rule
 POSTs every insert and update, with the latest journal entry, to the configured REST message
-endpoint. Records live in SQLite and survive a restart; faults as in `sim.itsm_common`.
+endpoint. Records live in SQLite and survive a restart; faults as in `sim.itsm_common`. A
+rate-limit rule (`limit_rate`, per user and per hour on an instance) puts `X-RateLimit-Limit`,
+`X-RateLimit-Remaining`, `X-RateLimit-Reset` (UNIX time) and `X-RateLimit-Rule` on every
+answer it counts, and answers 429 with `Retry-After` once the window's calls are spent.
 """
 
 from __future__ import annotations
 
 import base64
-import math
 import re
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from sim.itsm_common import DocStore, Faults, WebhookSender, utcnow
+from sim.itsm_common import DocStore, Faults, RateLimit, WebhookSender, utcnow
 
 PREFIX = "/servicenow"
 CONTROL = "/_sim/servicenow"
@@ -41,6 +42,7 @@ STATES = {
 }
 REFERENCES = ("assignment_group", "assigned_to", "caller_id", "company", "problem_id")
 CALLER_FIELDS = ("email", "department", "u_red_flag_note")
+RATE_RULE = "5f1d3a0c1b7e4c2d9a6b8e0f1c2d3e4f"  # the rule's sys_id (X-RateLimit-Rule)
 _CLAUSE = re.compile(r"^([a-z_.]+?)(>=|<=|!=|=|>|<|LIKE)(.*)$")
 
 
@@ -67,31 +69,19 @@ class ServiceNowSim:
         self.webhook = WebhookSender()
         self.clock = utcnow
         self.calls: list[tuple[str, str]] = []
-        self.rate_limit: tuple[int, float] | None = None  # (calls, window seconds)
-        self._window: tuple[float, int] = (0.0, 0)
-        self.throttled = 0  # calls answered 429 by the rate limit
+        # An instance's rate-limit rule (sys_rate_limit_rules): per user, per hour by default.
+        self.rate = RateLimit(rolling=False)
+
+    @property
+    def throttled(self) -> int:
+        """Calls answered 429 by the rate-limit rule."""
+        return self.rate.refused
 
     def limit_rate(self, calls: int | None, per_seconds: float = 3600.0) -> None:
-        """A rate-limit rule as an instance has them (per user, per window): over `calls` in
-        the fixed window of `per_seconds` that began with the first call, 429 with
+        """A rate-limit rule as an instance has them: per user, `calls` in each window of
+        `per_seconds` (an hour on a real instance, reset on the hour); over it, 429 with
         Retry-After until the window ends. `None` lifts it."""
-        self.rate_limit = None if calls is None else (calls, per_seconds)
-        self._window = (0.0, 0)
-
-    def _over_limit(self) -> float | None:
-        """Seconds until the window resets if this call is over the limit, else None."""
-        if self.rate_limit is None:
-            return None
-        calls, span = self.rate_limit
-        now = time.monotonic()
-        start, used = self._window
-        if now - start >= span:
-            start, used = now, 0
-        if used >= calls:
-            self.throttled += 1
-            return span - (now - start)
-        self._window = (start, used + 1)
-        return None
+        self.rate.set(calls, per_seconds)
 
     def reset(self) -> None:
         self.store.clear()
@@ -102,6 +92,17 @@ class ServiceNowSim:
 
     def fail(self, **kwargs: Any):
         return self.faults.add(**kwargs)
+
+    def authenticated(self, authorization: str) -> str | None:
+        """The user a request's `Authorization` header proves, or None."""
+        scheme, _, value = authorization.partition(" ")
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+        except ValueError:
+            return None
+        if scheme.lower() != "basic" or (user, password) != (self.user, self.password):
+            return None
+        return user
 
     # ----- console and test controls ---------------------------------------------------------
 
@@ -313,23 +314,32 @@ def exception_handlers() -> dict[type[Exception], Any]:
 def build_router(sim: ServiceNowSim) -> APIRouter:
     router = APIRouter()
 
-    async def guarded(request: Request) -> None:
+    async def guarded(request: Request, response: Response) -> None:
         sim.calls.append((request.method, request.url.path))
         injected = await sim.faults.answer(request, lambda s, m: sn_error(s, m))
         if injected is not None:
             raise _Injected(injected)
-        wait = sim._over_limit()
-        if wait is not None:
-            limited = sn_error(429, "Too Many Requests", "Rate limit exceeded")
-            limited.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            raise _Injected(limited)
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(value).decode().partition(":")
-        except ValueError:
-            user = password = ""
-        if scheme.lower() != "basic" or (user, password) != (sim.user, sim.password):
+        user = sim.authenticated(request.headers.get("Authorization", ""))
+        if user is None:
             raise _Injected(sn_error(401, "User Not Authenticated", "Required to provide Auth"))
+        verdict = sim.rate.take(user)
+        if verdict is None:
+            return
+        headers = {
+            "X-RateLimit-Limit": str(verdict.limit),
+            "X-RateLimit-Remaining": str(verdict.remaining),
+            "X-RateLimit-Reset": str(int(verdict.reset_at)),
+            "X-RateLimit-Rule": RATE_RULE,
+        }
+        if not verdict.allowed:
+            limited = sn_error(
+                429,
+                "Rate limit exceeded",
+                f"over {verdict.limit} requests in {sim.rate.per_seconds:.0f} s for user {user}",
+            )
+            limited.headers.update({**headers, "Retry-After": str(verdict.retry_after)})
+            raise _Injected(limited)
+        response.headers.update(headers)
 
     auth = [Depends(guarded)]
 

@@ -44,7 +44,13 @@ def adapters_from_settings(settings: Settings) -> dict[str, ItsmPort]:
             tenant=settings.halo_tenant,
         ),
         "servicenow": ServiceNowAdapter(
-            settings.servicenow_base_url, settings.servicenow_user, settings.servicenow_password
+            settings.servicenow_base_url,
+            settings.servicenow_user,
+            settings.servicenow_password,
+            auth=settings.servicenow_auth,
+            client_id=settings.servicenow_client_id,
+            client_secret=settings.servicenow_client_secret,
+            grant=settings.servicenow_oauth_grant,
         ),
     }
 

@@ -1,4 +1,9 @@
-"""The ServiceNow adapter of the ITSM port: the Table API over httpx with Basic auth.
+"""The ServiceNow adapter of the ITSM port: the Table API over httpx, Basic auth or OAuth.
+
+Authentication is the instance's choice: Basic (user and password on every call) or an
+OAuth 2.0 bearer token from `/oauth_token.do` (grant `password` for an integration user, or
+`client_credentials` where the instance's OAuth application names its user), kept until it
+expires and fetched again on a 401 (`activities.oauth_bearer`).
 
 Tickets are incidents addressed by `number`; the adapter finds the `sys_id` for writes. It
 asks for display values so reference fields come back as names. Notes are journal entries
@@ -10,12 +15,13 @@ timed out after ServiceNow saved it never makes a second incident or note.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
 
 from activities.itsm_http import raise_for
+from activities.oauth_bearer import OAuthBearer
 from domain.itsm import (
     ItsmName,
     ItsmNotFound,
@@ -48,12 +54,33 @@ class ServiceNowAdapter:
     name: ItsmName = "servicenow"
 
     def __init__(
-        self, base_url: str, user: str, password: SecretStr, *, timeout: float = 20.0
+        self,
+        base_url: str,
+        user: str,
+        password: SecretStr,
+        *,
+        timeout: float = 20.0,
+        auth: Literal["basic", "oauth"] = "basic",
+        client_id: str = "",
+        client_secret: SecretStr | None = None,
+        grant: Literal["password", "client_credentials"] = "password",
     ) -> None:
+        root = base_url.rstrip("/") + "/"
+        how: httpx.Auth = httpx.BasicAuth(user, password.get_secret_value())
+        if auth == "oauth":
+            form = {
+                "grant_type": grant,
+                "client_id": client_id,
+                "client_secret": client_secret.get_secret_value() if client_secret else "",
+            }
+            if grant == "password":
+                form |= {"username": user, "password": password.get_secret_value()}
+            how = OAuthBearer(f"{root}oauth_token.do", form)
+        self.auth = how
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/api/now/table/",
+            base_url=root + "api/now/table/",
             timeout=timeout,
-            auth=httpx.BasicAuth(user, password.get_secret_value()),
+            auth=how,
             headers={"Accept": "application/json"},
         )
 

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     servicenow_base_url: str = "http://127.0.0.1:8090/servicenow/"
     servicenow_user: str = "deskflow"
     servicenow_password: SecretStr = SecretStr("local-dev-secret")
+    # Basic (user and password on each call) or OAuth 2.0 (a bearer token from
+    # /oauth_token.do: grant "password" with the user above, or "client_credentials").
+    servicenow_auth: Literal["basic", "oauth"] = "basic"
+    servicenow_oauth_grant: Literal["password", "client_credentials"] = "password"
+    servicenow_client_id: str = "deskflow"
+    servicenow_client_secret: SecretStr = SecretStr("local-dev-secret")
     # How the ITSM authenticates its webhook to /hooks/{itsm}: basic ("user:password"),
     # bearer (the token) or apikey ("Header-Name:value").
     halo_webhook_auth: Literal["basic", "bearer", "apikey"] = "bearer"

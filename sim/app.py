@@ -152,6 +152,8 @@ class SimServer:
         self.servicenow = sn_sim.ServiceNowSim(
             user=_env("SERVICENOW_USER", "deskflow"),
             password=_env("SERVICENOW_PASSWORD", "local-dev-secret"),
+            client_id=_env("SERVICENOW_CLIENT_ID", "deskflow"),
+            client_secret=_env("SERVICENOW_CLIENT_SECRET", "local-dev-secret"),
             path=f"{data_dir}/{SN_DB}" if data_dir else ":memory:",
         )
         # API rate limits (calls, per seconds): None in tests, the products' levels in `-m sim`.

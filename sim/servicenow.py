@@ -4,7 +4,9 @@ Facts followed (DESIGN.md "External systems"): `GET|POST|PATCH /api/now/table/{t
 `incident`, `problem`, `sys_user`, `sys_user_group` and `sys_journal_field`, with
 `sysparm_query` (`field=value`, `field>=value`, `fieldLIKEtext`, `^` for AND,
 `ORDERBYfield`), `sysparm_fields` (dot-walking `caller_id.email` included),
-`sysparm_limit` and `sysparm_display_value`; Basic auth; answers `{"result": ...}` with every
+`sysparm_limit` and `sysparm_display_value`; Basic auth, or OAuth 2.0 bearer tokens from
+`POST /oauth_token.do` (form-encoded, grant `password` or `client_credentials`, tokens valid
+30 minutes); answers `{"result": ...}` with every
 value a string (`"state": "3"`) and reference fields as `{link, value}` unless display values
 are asked for. Incident `state`: 1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed,
 8 Canceled; resolving without `close_code` and `close_notes` is refused as a data policy;
@@ -20,8 +22,9 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -61,9 +64,20 @@ class ServiceNowSim:
     """The simulated instance: tables in SQLite, Basic auth, faults, the REST message."""
 
     def __init__(
-        self, *, user: str = "deskflow", password: str = "local-dev-secret", path: str = ":memory:"
+        self,
+        *,
+        user: str = "deskflow",
+        password: str = "local-dev-secret",
+        path: str = ":memory:",
+        client_id: str = "deskflow",
+        client_secret: str = "local-dev-secret",
+        token_ttl: timedelta = timedelta(minutes=30),
     ) -> None:
         self.user, self.password = user, password
+        # The instance's OAuth application (Application Registry): its client id and secret,
+        # and the lifespan of its access tokens (30 minutes by default on an instance).
+        self.client_id, self.client_secret, self.token_ttl = client_id, client_secret, token_ttl
+        self._tokens: dict[str, tuple[str, datetime]] = {}  # token -> (user, expires)
         self.store = DocStore(path)
         self.faults = Faults()
         self.webhook = WebhookSender()
@@ -94,8 +108,12 @@ class ServiceNowSim:
         return self.faults.add(**kwargs)
 
     def authenticated(self, authorization: str) -> str | None:
-        """The user a request's `Authorization` header proves, or None."""
+        """The user a request's `Authorization` header proves (Basic, or an OAuth bearer
+        token still valid), or None."""
         scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            user, expires = self._tokens.get(value.strip(), ("", utcnow()))
+            return user if expires > utcnow() else None
         try:
             user, _, password = base64.b64decode(value).decode().partition(":")
         except ValueError:
@@ -103,6 +121,40 @@ class ServiceNowSim:
         if scheme.lower() != "basic" or (user, password) != (self.user, self.password):
             return None
         return user
+
+    def issue_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """`POST /oauth_token.do`: grant `password` (the application's client id and secret
+        and a user's credentials) or `client_credentials` (the application's alone, acting
+        as the user its registry entry names); an access token valid `token_ttl`."""
+        denied = {"error_description": "access_denied", "error": "server_error"}
+        grant = form.get("grant_type")
+        if grant not in ("password", "client_credentials"):
+            return 400, {"error_description": "unsupported_grant_type", "error": "server_error"}
+        if (form.get("client_id"), form.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return 401, denied
+        if grant == "password" and (form.get("username"), form.get("password")) != (
+            self.user,
+            self.password,
+        ):
+            return 401, denied
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = (self.user, utcnow() + self.token_ttl)
+        body = {
+            "access_token": token,
+            "scope": "useraccount",
+            "token_type": "Bearer",
+            "expires_in": int(self.token_ttl.total_seconds()) - 1,
+        }
+        if grant == "password":
+            body["refresh_token"] = secrets.token_urlsafe(32)
+        return 200, body
+
+    def revoke_tokens(self) -> None:
+        """Every access token stops working (revoked, or the instance restarted)."""
+        self._tokens.clear()
 
     # ----- console and test controls ---------------------------------------------------------
 
@@ -342,6 +394,15 @@ def build_router(sim: ServiceNowSim) -> APIRouter:
         response.headers.update(headers)
 
     auth = [Depends(guarded)]
+
+    @router.post(f"{PREFIX}/oauth_token.do", include_in_schema=False)
+    async def oauth_token(request: Request) -> Response:
+        injected = await sim.faults.answer(request, lambda s, m: sn_error(s, m))
+        if injected is not None:
+            return injected
+        form = await request.form()
+        status, body = sim.issue_token({k: str(v) for k, v in form.items()})
+        return JSONResponse(body, status_code=status)
 
     def table_of(table: str) -> str:
         if table not in TABLES:

@@ -21,7 +21,6 @@ MARGIN_SECONDS = 60.0
 
 
 class OAuthBearer(httpx.Auth):
-
     def __init__(
         self, token_url: str, form: dict[str, str], clock: Callable[[], float] = time.monotonic
     ) -> None:

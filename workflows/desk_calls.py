@@ -1,4 +1,9 @@
-"""How the service-desk workflows (`ServiceDeskTicket`, `SlaClock`) call their activities.
+"""How the service-desk workflows (`ServiceDeskTicket`, `SlaClock`) call their activities and
+read their `ticket_event` signals.
+
+A signal is read from its raw payload (`workflows.messages.read_message`, as RefreshTicket
+reads its messages), so null, no argument, two arguments, a wrong shape or an undecryptable
+payload is dropped with a warning naming why, and never fails a workflow task.
 
 One place for the timeout and retry policy they share, and for what a write to the ITSM does
 when the ITSM refuses it for good: a 404 (the ticket was deleted in the ITSM) or another
@@ -10,13 +15,19 @@ and the workflow goes on without that write.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.desk_dispatch import SIGNAL
+    from domain.itsm import ItsmEvent
+    from domain.messages import clip
+    from workflows.messages import MessageRefused, read_message
 
 SHORT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
@@ -54,4 +65,16 @@ async def itsm_write(
         )
         workflow.logger.warning("ITSM write not made, %s", reason)
         record(reason[:500])
+        return None
+
+
+def read_ticket_event(name: str, args: Sequence[RawValue]) -> ItsmEvent | None:
+    """The event a `ticket_event` signal carries, or None (logged) for anything else."""
+    if name != SIGNAL:
+        workflow.logger.warning("signal %s dropped: this workflow takes %s", clip(name, 60), SIGNAL)
+        return None
+    try:
+        return read_message(args, ItsmEvent)
+    except MessageRefused as refused:
+        workflow.logger.warning("%s dropped: %s", SIGNAL, refused)
         return None

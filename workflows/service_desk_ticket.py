@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
@@ -38,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TicketChange,
     )
     from domain.service_desk import DeskTeam, ServiceDesk, language_of, route
-    from workflows.desk_calls import RETRY, SHORT, activity, itsm_write
+    from workflows.desk_calls import RETRY, SHORT, activity, itsm_write, read_ticket_event
 
 LINGER = timedelta(days=7)
 SEEN_KEPT = 500
@@ -197,12 +199,11 @@ class DeskTicket:
 
     # ----- messages ---------------------------------------------------------------------
 
-    @workflow.signal(name="ticket_event")
-    def ticket_event(self, event: ItsmEvent | None = None) -> None:
-        if not isinstance(event, ItsmEvent):  # null or no payload: nothing to act on
-            workflow.logger.warning("ticket_event without an event dropped")
-            return
-        self.inbox.append(event)
+    @workflow.signal(dynamic=True)
+    def ticket_event(self, name: str, args: Sequence[RawValue]) -> None:
+        event = read_ticket_event(name, args)
+        if event is not None:
+            self.inbox.append(event)
 
     @workflow.query
     def state(self) -> dict[str, Any]:

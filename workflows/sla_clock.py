@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
@@ -43,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         earliest_due,
         refresh,
     )
-    from workflows.desk_calls import RETRY, SHORT, activity, itsm_write
+    from workflows.desk_calls import RETRY, SHORT, activity, itsm_write, read_ticket_event
 
 ITSM_REFUSALS_KEPT = 20
 LINGER = timedelta(days=7)  # a closed ticket may reopen; late deliveries land here meanwhile
@@ -236,10 +238,10 @@ class SlaClock:
 
     # ----- messages ---------------------------------------------------------------------
 
-    @workflow.signal(name="ticket_event")
-    def ticket_event(self, event: ItsmEvent | None = None) -> None:
-        if not isinstance(event, ItsmEvent):  # null or no payload: nothing to act on
-            workflow.logger.warning("ticket_event without an event dropped")
+    @workflow.signal(dynamic=True)
+    def ticket_event(self, name: str, args: Sequence[RawValue]) -> None:
+        event = read_ticket_event(name, args)
+        if event is None:
             return
         s = self.s
         if s is not None and (event.itsm != s.itsm or event.ticket.id != s.ticket_id):

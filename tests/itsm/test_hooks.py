@@ -198,6 +198,9 @@ async def test_a_malformed_signal_is_dropped_and_the_clock_keeps_running(env, ho
         for junk in ({"itsm": "halo", "ticket": None}, "not an event", {"itsm": "jira"}, None):
             await handle.signal("ticket_event", junk)
         await handle.signal("ticket_event")  # no argument at all
+        good = {"itsm": "halo", "delivery_id": "x", "ticket": None}
+        await handle.signal("ticket_event", args=[good, "a second argument"])
+        await handle.signal("ticket_evnt", good)  # a name no handler takes
     s = await clock(sla)
     assert s.response_due == local(2026, 12, 7, 13) and s.state == SlaState.running
     desc = await sla.describe()

@@ -24,7 +24,7 @@ class ItsmUnavailable(Exception):
 
 
 class TicketLookups:
-    def __init__(self, *, ttl: float = 60.0, timeout: timedelta = timedelta(seconds=10)) -> None:
+    def __init__(self, *, ttl: float = 60.0, timeout: timedelta = timedelta(seconds=8)) -> None:
         self._ttl = ttl
         self._timeout = timeout
         self._known: dict[tuple[str, str], float] = {}

@@ -13,6 +13,7 @@ import pytest
 from temporalio.service import RPCError
 
 from domain import halo_json
+from domain.desk_dispatch import DESK_TICKET, DeskTicketInput
 from domain.desk_messages import TICKET_LOOKUP_WORKFLOW, ItsmGet, TicketExistence
 from domain.sla_clock import workflow_id
 from tests.itsm.helpers import clock, local, mail_settles, move_to, until
@@ -148,3 +149,33 @@ async def test_the_lookup_answers_found_and_not_found_at_once(env, worker, sim):
     await save_history(missing, "itsm_lookup_missing")
     gets = [c for c in sim.servicenow.calls if c == ("GET", "/servicenow/api/now/table/incident")]
     assert len(gets) == 1  # not found is an answer, not retried
+
+
+async def test_a_routing_write_back_to_a_deleted_ticket_is_logged_once(env, hooks, sim, worker):
+    """The catch-up (or a delivery racing the deletion) brings a ticket Halo has deleted
+    since: ServiceDeskTicket logs the refused routing and goes on, no retry loop."""
+    await move_to(env, sim, local(2026, 12, 7, 9))
+    sim.halo.webhook.lose_next(1)
+    t = sim.halo.log_ticket("Clé USB chiffrée illisible")
+    event = halo_json.event_from_webhook(sim.halo.webhook.log[-1].body, "from-the-catch-up")
+    sim.halo.delete_ticket(t["id"])
+    writes = posts(sim, "/halo/api/Tickets")
+    desk = await env.client.start_workflow(
+        DESK_TICKET,
+        DeskTicketInput(itsm="halo", ticket_id=str(t["id"])),
+        id=f"desk-halo-{t['id']}",
+        task_queue=worker.task_queue,
+        start_signal="ticket_event",
+        start_signal_args=[event],
+    )
+
+    async def log() -> list[str]:
+        return (await desk.query("state"))["log"]
+
+    found = await until(log, lambda lines: any("gone" in x for x in lines), "refusal logged")
+    assert any(x.startswith("routing write-back: the ticket is gone from the ITSM") for x in found)
+    await env.sleep(timedelta(minutes=30))
+    assert posts(sim, "/halo/api/Tickets") == writes + 1  # tried once
+    assert (await desk.describe()).status.name == "RUNNING"
+    events = [e async for e in desk.fetch_history_events()]
+    assert not [e for e in events if e.HasField("workflow_task_failed_event_attributes")]

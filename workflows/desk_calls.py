@@ -59,10 +59,8 @@ async def itsm_write(
         refused = refusal(err)
         if refused is None:
             raise
-        gone = refused.type == "ItsmNotFound"
-        reason = f"{what}: {'the ticket is gone from the ITSM' if gone else 'refused'} " + (
-            f"({refused.message})"
-        )
+        why = "the ticket is gone from the ITSM" if refused.type == "ItsmNotFound" else "refused"
+        reason = f"{what}: {why} ({refused.message})"
         workflow.logger.warning("ITSM write not made, %s", reason)
         record(reason[:500])
         return None

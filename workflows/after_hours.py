@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.desk_messages import ItsmAddNote
     from domain.itsm import NewNote, NewTicket, Note, Person, ServiceDeskTicket, TicketKind
     from domain.pagerduty import EventPayload, PageAccepted, PageEvent, PageRequest
+    from workflows.desk_calls import tolerate_refusal
 
 SHORT = timedelta(seconds=30)
 PAGE_CALL = timedelta(seconds=15)  # a page lost with a dead worker is resent this soon
@@ -381,7 +382,9 @@ class AfterHoursEscalation:
         await self._sync()
 
     def _note(self, suffix: str, text: str):
-        return self._act(
+        """A note on the incident; one the ITSM refuses for good (the incident deleted) is
+        logged on the case instead of failing the escalation."""
+        write = self._act(
             "itsm_add_note",
             ItsmAddNote(
                 itsm=self.s.itsm,  # type: ignore[arg-type]
@@ -391,6 +394,7 @@ class AfterHoursEscalation:
             ),
             Note,
         )
+        return tolerate_refusal(write, self.s.log.append, f"note {suffix}")
 
     def _over(self) -> bool:
         s = self.s

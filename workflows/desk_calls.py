@@ -15,7 +15,7 @@ and the workflow goes on without that write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -53,8 +53,16 @@ async def itsm_write(
     name: str, arg: Any, result_type: Any, record: Callable[[str], None], what: str
 ) -> Any | None:
     """Write to the ITSM; a permanent refusal is recorded (`record(reason)`) and gives None."""
+    return await tolerate_refusal(activity(name, arg, result_type), record, what)
+
+
+async def tolerate_refusal(
+    call: Awaitable[Any], record: Callable[[str], None], what: str
+) -> Any | None:
+    """Await an ITSM write started with the caller's own timeouts; a permanent refusal is
+    logged, recorded (`record(reason)`) and gives None, so the workflow goes on without it."""
     try:
-        return await activity(name, arg, result_type)
+        return await call
     except ActivityError as err:
         refused = refusal(err)
         if refused is None:

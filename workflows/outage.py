@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         planned_for,
         resolution_note,
     )
+    from workflows.desk_calls import tolerate_refusal
 
 SHORT = timedelta(seconds=30)
 PATIENT = timedelta(minutes=5)  # an ITSM call may wait out a rate-limit window in-process
@@ -257,7 +258,7 @@ class Outage:
             return  # assigned when SNCC resolves (seed 004 step 11)
         if s.status == OutageStatus.resolving:
             return
-        await workflow.execute_activity(
+        assign = workflow.execute_activity(
             "itsm_update_ticket",
             ItsmUpdate(
                 itsm=s.itsm,
@@ -275,12 +276,16 @@ class Outage:
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
         )
+        # A problem deleted in the ITSM cannot be assigned: logged, and not tried again.
+        done = await tolerate_refusal(assign, s.log.append, "follow-up assignment")
         s.follow_up_assigned = True
-        s.log.append(f"follow-up assigned to {s.follow_up_team}")
+        if done is not None:
+            s.log.append(f"follow-up assigned to {s.follow_up_team}")
         self.dirty = True
 
     async def _note(self, purpose: str, ticket_id: str, text: str) -> None:
-        await workflow.execute_activity(
+        """A note on a ticket; one the ITSM refuses for good is logged on the outage."""
+        note = workflow.execute_activity(
             "itsm_add_note",
             ItsmAddNote(
                 itsm=self.s.itsm,
@@ -292,6 +297,7 @@ class Outage:
             start_to_close_timeout=SHORT,
             retry_policy=RETRY,
         )
+        await tolerate_refusal(note, self.s.log.append, f"note {purpose} on {ticket_id}")
 
     async def _project(self) -> None:
         if not self.dirty:

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         boomerang,
         decide,
     )
+    from workflows.desk_calls import tolerate_refusal
 
 SHORT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
@@ -117,19 +118,23 @@ class PartnerTriage:
         note = f"deskflow triage: {d.rule} [rule {d.rule_id}]"
         if d.group and d.group != t.team:
             change = TicketChange(key=f"{key}:route", ticket_id=t.id, team=d.group, note=note)
-            saved = await self._activity(
-                "itsm_update_ticket", ItsmUpdate(itsm=t.itsm, change=change), ServiceDeskTicket
+            saved = await self._write(
+                "itsm_update_ticket",
+                ItsmUpdate(itsm=t.itsm, change=change),
+                ServiceDeskTicket,
+                "routing",
             )
-            if saved.updated_at >= t.updated_at:
+            if saved is not None and saved.updated_at >= t.updated_at:
                 self.ticket = saved  # snapshots older than our own write are history
             self.team = self.echo = d.group
         else:
-            await self._activity(
+            await self._write(
                 "itsm_add_note",
                 ItsmAddNote(
                     itsm=t.itsm, note=NewNote(key=f"{key}:decision", ticket_id=t.id, text=note)
                 ),
                 Note,
+                "decision note",
             )
             self.team = t.team
         self.log.append(f"{d.outcome} by rule {d.rule_id} -> {d.group or t.team or '-'}")
@@ -215,7 +220,7 @@ class PartnerTriage:
         """Write the flag on the ticket and report it to the lead of the escalation group."""
         key = f"triage-{t.itsm}-{t.id}:{purpose}"
         lead = self._spec.lead_of(self._decision.group)
-        await self._activity(
+        await self._write(
             "itsm_add_note",
             ItsmAddNote(
                 itsm=t.itsm,
@@ -226,6 +231,7 @@ class PartnerTriage:
                 ),
             ),
             Note,
+            f"{purpose} flag",
         )
         await self._activity(
             "send_email",
@@ -269,6 +275,10 @@ class PartnerTriage:
         await self._activity(
             "project_triage", TriageProjection(record=record, decided_at=self.decided_at), None
         )
+
+    def _write(self, name: str, arg: Any, result_type: Any, what: str):
+        """A write to the ITSM; one refused for good (the ticket deleted) is logged, not fatal."""
+        return tolerate_refusal(self._activity(name, arg, result_type), self.log.append, what)
 
     def _activity(self, name: str, arg: Any, result_type: Any):
         args = [] if arg is None else [arg]

@@ -78,6 +78,7 @@ with workflow.unsafe.imports_passed_through():
         validate_exhibit,
         work_type_problem,
     )
+    from workflows.desk_calls import tolerate_refusal
 
 SHORT = timedelta(seconds=30)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
@@ -717,8 +718,15 @@ class ProvisioningIntake:
         )
 
     def _activity(self, name: str, arg: Any, result_type: Any = None):
-        return workflow.execute_activity(
+        """An activity; a write Halo refuses for good (the ticket deleted) is audited and the
+        intake goes on, rather than failing the workflow."""
+        call = workflow.execute_activity(
             name, arg, result_type=result_type, start_to_close_timeout=SHORT, retry_policy=RETRY
+        )
+        if name not in ("itsm_update_ticket", "itsm_add_note"):
+            return call
+        return tolerate_refusal(
+            call, lambda why: self._audit("deskflow", "Halo write not made", why), name
         )
 
     @property

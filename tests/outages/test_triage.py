@@ -8,7 +8,7 @@ ticket ends up with in the ITSM, the note with the rule written on it, and the e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -386,3 +386,28 @@ async def test_every_new_ticket_is_triaged_with_its_rule(
 async def hooks_idle(sim) -> None:
     await sim.halo.webhook.idle(timeout=180)
     await sim.servicenow.webhook.idle(timeout=180)
+
+
+async def test_a_ticket_deleted_in_halo_is_logged_and_triage_goes_on(
+    env, worker, hooks, sim, processes_loaded
+):
+    """Halo answers 404 to the routing write (the ticket deleted meanwhile): the write is
+    tried once, the refusal is in the triage's log, and the workflow is not failed."""
+    await move_to(env, sim, local(2026, 12, 8, 9))
+    sim.halo.fail(method="POST", path=r"/api/Tickets$", status=404, count=None)
+    # Logged with a team already, so the triage's own write is the one that meets the 404.
+    tid = log(sim, "halo", replace(ROWS[0], team="Support"), 90)
+
+    async def state():
+        try:
+            return await triage(env, "halo", tid)
+        except Exception:  # not started yet
+            return {"log": []}
+
+    s = await until(
+        state, lambda s: any("gone" in line for line in s["log"]), "refusal logged", timeout=120
+    )
+    gone = [line for line in s["log"] if "gone" in line]
+    assert len(gone) == 1 and gone[0].startswith("routing: the ticket is gone from the ITSM")
+    desc = await env.client.get_workflow_handle(workflow_id("halo", tid)).describe()
+    assert desc.status.name in ("RUNNING", "COMPLETED")

@@ -29,6 +29,7 @@ from sim.tdx import TdxSim
 
 HALO_DB, SN_DB = "sim-halo.db", "sim-servicenow.db"
 PAGING_DB = "sim-pagerduty.db"
+TDX_DB, SLACK_DB, MAIL_DB = "sim-tdx.db", "sim-slack.db", "sim-mailbox.db"
 
 _INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>deskflow stand-ins</title></head>
@@ -130,30 +131,34 @@ class SimServer:
         self.host = host
         self.http_port = http_port
         self.log_level = log_level
+        # Every stand-in keeps its records in a file of data_dir (None: in memory, for tests).
+        self.data_dir = data_dir
         self.tdx = TdxSim(
             beid=tdx_beid or _env("TDX_BEID", "00000000-0000-0000-0000-000000000000"),
             web_services_key=tdx_web_services_key or _env("TDX_WEB_SERVICES_KEY", "local-dev-key"),
             window_seconds=tdx_window_seconds,
             limit=tdx_limit,
             create_limit=tdx_create_limit,
+            path=self._file(TDX_DB),
         )
         self.slack = SlackSim(
-            token=slack_token or _env("SLACK_TOKEN", "xoxb-local-dev"), per_second=slack_per_second
+            token=slack_token or _env("SLACK_TOKEN", "xoxb-local-dev"),
+            per_second=slack_per_second,
+            path=self._file(SLACK_DB),
         )
-        self.mail = MailStore()
-        # The ITSM stand-ins keep their records in data_dir (None: in memory, for tests).
+        self.mail = MailStore(self._file(MAIL_DB))
         self.halo = halo_sim.HaloSim(
             client_id=_env("HALO_CLIENT_ID", "deskflow"),
             client_secret=_env("HALO_CLIENT_SECRET", "local-dev-secret"),
-            path=f"{data_dir}/{HALO_DB}" if data_dir else ":memory:",
+            path=self._file(HALO_DB),
         )
         self.servicenow = sn_sim.ServiceNowSim(
             user=_env("SERVICENOW_USER", "deskflow"),
             password=_env("SERVICENOW_PASSWORD", "local-dev-secret"),
-            path=f"{data_dir}/{SN_DB}" if data_dir else ":memory:",
+            path=self._file(SN_DB),
         )
         self.paging = paging_sim.PagingSim(
-            path=f"{data_dir}/{PAGING_DB}" if data_dir else ":memory:",
+            path=self._file(PAGING_DB),
             per_minute=paging_per_minute,
         )
         self.app = create_app(
@@ -162,6 +167,9 @@ class SimServer:
         self._smtp = SmtpServer(self.mail, host, smtp_port)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
+
+    def _file(self, name: str) -> str:
+        return f"{self.data_dir}/{name}" if self.data_dir else ":memory:"
 
     @property
     def http_url(self) -> str:

@@ -23,6 +23,7 @@ from sim import servicenow as sn_sim
 from sim import slack as slack_sim
 from sim import smtp as smtp_sim
 from sim import tdx as tdx_sim
+from sim import tdx_pages
 from sim.slack import SlackSim
 from sim.smtp import MailStore, SmtpServer, bind_tcp_socket
 from sim.tdx import TdxSim
@@ -37,7 +38,9 @@ _INDEX = """<!doctype html>
 <h1>deskflow stand-ins</h1>
 <ul>
 <li><a href="/mailbox">Mailbox</a>: every email the product sent</li>
-<li><a href="/_sim/tdx/tickets">TDX tickets</a> and <a href="/_sim/tdx/calls">TDX calls</a></li>
+<li><a href="/_sim/tdx/console">TDX tickets</a>: each ticket's page, where a technician marks a
+task complete or closes the ticket (JSON: <a href="/_sim/tdx/tickets">tickets</a>,
+<a href="/_sim/tdx/calls">calls</a>)</li>
 <li><a href="/_sim/slack/messages">Slack messages</a></li>
 <li><a href="/_sim/halo">HaloPSA console</a> and <a href="/_sim/servicenow">ServiceNow
 console</a>: log a ticket, see routing and due dates</li>
@@ -62,6 +65,7 @@ def create_app(
         redoc_url=None,
     )
     app.include_router(tdx_sim.build_router(tdx))
+    app.include_router(tdx_pages.build_router(tdx))
     app.include_router(slack_sim.build_router(slack))
     app.include_router(smtp_sim.build_router(mail))
     if halo is not None:

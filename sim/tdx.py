@@ -78,7 +78,7 @@ STATUSES: dict[int, tuple[str, int]] = {
     STATUS_CLOSED: ("Closed", CLASS_COMPLETED),
     STATUS_CANCELLED: ("Cancelled", CLASS_CANCELLED),
 }
-_FINISHED_CLASSES = {CLASS_COMPLETED, CLASS_CANCELLED}
+FINISHED_CLASSES = {CLASS_COMPLETED, CLASS_CANCELLED}
 
 # Fields a ticket create or full edit may set; everything else on a ticket is derived.
 _TICKET_REQUIRED = ("TypeID", "Title", "AccountID", "StatusID")
@@ -628,12 +628,12 @@ class TdxSim:
     def _derive(self, ticket: dict[str, Any]) -> None:
         """Recompute the read-only fields TDX derives from the editable ones."""
         name, status_class = STATUSES[ticket["StatusID"]]
-        was_finished = ticket.get("StatusClass") in _FINISHED_CLASSES
+        was_finished = ticket.get("StatusClass") in FINISHED_CLASSES
         ticket["StatusName"] = name
         ticket["StatusClass"] = status_class
-        if status_class in _FINISHED_CLASSES and not was_finished:
+        if status_class in FINISHED_CLASSES and not was_finished:
             ticket["CompletedDate"] = _iso(_now())
-        elif status_class not in _FINISHED_CLASSES:
+        elif status_class not in FINISHED_CLASSES:
             ticket["CompletedDate"] = None
         person = self.people.get(ticket["RequestorUid"] or "")
         ticket["RequestorName"] = person["FullName"] if person else ""

@@ -17,13 +17,13 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from sim import api_docs, tdx_pages
 from sim import halo as halo_sim
 from sim import paging as paging_sim
 from sim import servicenow as sn_sim
 from sim import slack as slack_sim
 from sim import smtp as smtp_sim
 from sim import tdx as tdx_sim
-from sim import tdx_pages
 from sim.slack import SlackSim
 from sim.smtp import MailStore, SmtpServer, bind_tcp_socket
 from sim.tdx import TdxSim
@@ -60,7 +60,7 @@ def create_app(
     """The one HTTP app serving the TDX, Slack and mailbox stand-ins side by side."""
     app = FastAPI(
         title="deskflow stand-ins",
-        docs_url="/_sim/docs",
+        docs_url=None,  # Swagger UI needs a CDN; api_docs serves a page that works offline
         openapi_url="/_sim/openapi.json",
         redoc_url=None,
     )
@@ -77,6 +77,8 @@ def create_app(
             app.add_exception_handler(exc, handler)
     if paging is not None:
         app.include_router(paging_sim.build_router(paging))
+
+    api_docs.install(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:

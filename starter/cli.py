@@ -568,11 +568,16 @@ def bulk_release(
 
 
 @app.command()
-def bench() -> None:
-    """Measure throughput and history size on a fresh dev server (prints figures)."""
+def bench(
+    write_docs: Annotated[
+        bool, typer.Option(help="rewrite the figures of docs/benchmarks.md from this run")
+    ] = False,
+) -> None:
+    """Measure throughput and history size on fresh servers: figures on stdout, logs to a
+    file under var/ (its path printed first)."""
     from starter.bench import run_bench
 
-    sys.exit(asyncio.run(run_bench()))
+    sys.exit(asyncio.run(run_bench(write_docs=write_docs)))
 
 
 def main() -> None:

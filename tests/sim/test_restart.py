@@ -3,6 +3,12 @@ changes nothing a running ticket sees, and numbering goes on where it stopped.""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -92,3 +98,69 @@ async def test_reset_forgets_data_but_not_numbering(tmp_path: Path) -> None:
     async with SimServer(data_dir=str(tmp_path)) as second:
         assert second.tdx.assets == {}
         assert second.tdx.add_asset("SN-2")["ID"] > made["ID"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _sim_process(data_dir: Path, http_port: int) -> Iterator[str]:
+    """`python -m sim` as `make run` starts it; stopped with SIGTERM (by its pid)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "--http-port",
+            str(http_port),
+            "--smtp-port",
+            str(_free_port()),
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Press Ctrl-C"):
+                break
+        yield f"http://127.0.0.1:{http_port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_python_m_sim_keeps_tdx_tickets_across_a_process_restart(tmp_path: Path) -> None:
+    ticket = BASE_TICKET | {"Title": "Kept across restarts"}
+    port = _free_port()
+    with _sim_process(tmp_path, port) as url:
+        headers = {"Authorization": f"Bearer {_login(url)}"}
+        made = httpx.post(f"{url}/TDWebApi/api/42/tickets", json=ticket, headers=headers)
+        made.raise_for_status()
+    with _sim_process(tmp_path, port) as url:
+        page = httpx.get(f"{url}/TDNext/Apps/42/Tickets/TicketDet?TicketID={made.json()['ID']}")
+        assert page.status_code == 200 and "Kept across restarts" in page.text
+        again = httpx.post(f"{url}/TDWebApi/api/42/tickets", json=ticket, headers=headers)
+        assert again.status_code == 200 and again.json()["ID"] == made.json()["ID"] + 1
+
+
+def _login(url: str) -> str:
+    from domain.settings import Settings
+
+    settings = Settings(_env_file=None)
+    answer = httpx.post(
+        f"{url}/TDWebApi/api/auth/loginadmin",
+        json={
+            "BEID": settings.tdx_beid,
+            "WebServicesKey": settings.tdx_web_services_key.get_secret_value(),
+        },
+    )
+    answer.raise_for_status()
+    return answer.text

@@ -124,8 +124,8 @@ ROWS: list[tuple[str, tuple[str, ...], Callable[..., str], str]] = [
             "generation_slots_per_s",
         ),
         lambda teams, weeks, made, s, rate: (
-            f"{int(teams)} teams × {int(weeks)} weeks: {int(made):,} slots in {s:.2f} s "
-            f"({rate:,.0f} slots/s)"
+            f"{int(teams)} teams × {int(weeks)} week{'' if weeks == 1 else 's'}: "
+            f"{int(made):,} slots in {s:.2f} s ({rate:,.0f} slots/s)"
         ),
         "—",
     ),

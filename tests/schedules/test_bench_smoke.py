@@ -85,7 +85,7 @@ def test_docs_figures_are_regenerated_from_the_bench_output(tmp_path):
     assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("## Notes\nkept\n")
     assert "old figures" not in text and "Run on 2026-11-28: x86_64, 2 cores." in text
     made = figures["generation_slots_created"]
-    assert f"2 teams × 1 weeks: {made:,} slots in {figures['generation_s']:.2f} s" in text
+    assert f"2 teams × 1 week: {made:,} slots in {figures['generation_s']:.2f} s" in text
     # The idempotent run shows its own time, not the first run's.
     assert f"| 0 slots created in {figures['regeneration_s']:.2f} s | creates nothing |" in text
     assert "| ratio ticket / empty | not measured in this run | ≥ 0.8 |" in text

@@ -210,7 +210,12 @@ async def run_bench(write_docs: bool = False) -> int:
     log = ROOT / "var" / f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}.log"
     with figures_only(log):
         figures = await _measure(log)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    # The load others put on the machine moves every figure; say what it was.
+    load_1, _, load_15 = os.getloadavg()
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {load_15:.1f} over the last 15 minutes ({load_1:.1f} over the last one)"
+    )
     print(f"machine: {machine}")
     for line in figure_lines(figures):
         print(line)

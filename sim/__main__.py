@@ -29,7 +29,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--servicenow-window", type=float, default=3600.0, help="seconds")
     parser.add_argument("--log-level", default="info")
-    parser.add_argument("--data-dir", default=None, help="keep Halo/ServiceNow records here")
+    parser.add_argument(
+        "--data-dir",
+        default="var",
+        help="keep every stand-in's records (SQLite files) here, so a restart forgets nothing",
+    )
+    parser.add_argument(
+        "--in-memory", action="store_true", help="keep nothing: start empty, forget on exit"
+    )
     parser.add_argument("--hook-url", default=None, help="deskflow's base URL for webhooks")
     return parser.parse_args(argv)
 
@@ -48,7 +55,7 @@ async def _serve(args: argparse.Namespace) -> None:
         tdx_create_limit=args.tdx_create_limit,
         slack_per_second=args.slack_per_second,
         log_level=args.log_level,
-        data_dir=args.data_dir,
+        data_dir=None if args.in_memory else args.data_dir,
         halo_rate=(args.halo_limit, args.halo_window) if args.halo_limit else None,
         servicenow_rate=(
             (args.servicenow_limit, args.servicenow_window) if args.servicenow_limit else None
@@ -64,6 +71,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"  Halo     {sim.halo_base_url}  console {sim.http_url}/_sim/halo", flush=True)
         print(f"  SNow     {sim.servicenow_base_url}", flush=True)
         print(f"  Controls {sim.http_url}/_sim/docs", flush=True)
+        print(f"  Data     {sim.data_dir or 'in memory (forgotten on exit)'}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
     print("stand-ins stopped.", flush=True)

@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from sim import api_docs, tdx_pages
 from sim import halo as halo_sim
 from sim import paging as paging_sim
 from sim import servicenow as sn_sim
@@ -29,6 +30,7 @@ from sim.tdx import TdxSim
 
 HALO_DB, SN_DB = "sim-halo.db", "sim-servicenow.db"
 PAGING_DB = "sim-pagerduty.db"
+TDX_DB, SLACK_DB, MAIL_DB = "sim-tdx.db", "sim-slack.db", "sim-mailbox.db"
 
 _INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>deskflow stand-ins</title></head>
@@ -36,7 +38,9 @@ _INDEX = """<!doctype html>
 <h1>deskflow stand-ins</h1>
 <ul>
 <li><a href="/mailbox">Mailbox</a>: every email the product sent</li>
-<li><a href="/_sim/tdx/tickets">TDX tickets</a> and <a href="/_sim/tdx/calls">TDX calls</a></li>
+<li><a href="/_sim/tdx/console">TDX tickets</a>: each ticket's page, where a technician marks a
+task complete or closes the ticket (JSON: <a href="/_sim/tdx/tickets">tickets</a>,
+<a href="/_sim/tdx/calls">calls</a>)</li>
 <li><a href="/_sim/slack/messages">Slack messages</a></li>
 <li><a href="/_sim/halo">HaloPSA console</a> and <a href="/_sim/servicenow">ServiceNow
 console</a>: log a ticket, see routing and due dates</li>
@@ -56,11 +60,12 @@ def create_app(
     """The one HTTP app serving the TDX, Slack and mailbox stand-ins side by side."""
     app = FastAPI(
         title="deskflow stand-ins",
-        docs_url="/_sim/docs",
+        docs_url=None,  # Swagger UI needs a CDN; api_docs serves a page that works offline
         openapi_url="/_sim/openapi.json",
         redoc_url=None,
     )
     app.include_router(tdx_sim.build_router(tdx))
+    app.include_router(tdx_pages.build_router(tdx))
     app.include_router(slack_sim.build_router(slack))
     app.include_router(smtp_sim.build_router(mail))
     if halo is not None:
@@ -72,6 +77,8 @@ def create_app(
             app.add_exception_handler(exc, handler)
     if paging is not None:
         app.include_router(paging_sim.build_router(paging))
+
+    api_docs.install(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
@@ -132,29 +139,33 @@ class SimServer:
         self.host = host
         self.http_port = http_port
         self.log_level = log_level
+        # Every stand-in keeps its records in a file of data_dir (None: in memory, for tests).
+        self.data_dir = data_dir
         self.tdx = TdxSim(
             beid=tdx_beid or _env("TDX_BEID", "00000000-0000-0000-0000-000000000000"),
             web_services_key=tdx_web_services_key or _env("TDX_WEB_SERVICES_KEY", "local-dev-key"),
             window_seconds=tdx_window_seconds,
             limit=tdx_limit,
             create_limit=tdx_create_limit,
+            path=self._file(TDX_DB),
         )
         self.slack = SlackSim(
-            token=slack_token or _env("SLACK_TOKEN", "xoxb-local-dev"), per_second=slack_per_second
+            token=slack_token or _env("SLACK_TOKEN", "xoxb-local-dev"),
+            per_second=slack_per_second,
+            path=self._file(SLACK_DB),
         )
-        self.mail = MailStore()
-        # The ITSM stand-ins keep their records in data_dir (None: in memory, for tests).
+        self.mail = MailStore(self._file(MAIL_DB))
         self.halo = halo_sim.HaloSim(
             client_id=_env("HALO_CLIENT_ID", "deskflow"),
             client_secret=_env("HALO_CLIENT_SECRET", "local-dev-secret"),
-            path=f"{data_dir}/{HALO_DB}" if data_dir else ":memory:",
+            path=self._file(HALO_DB),
         )
         self.servicenow = sn_sim.ServiceNowSim(
             user=_env("SERVICENOW_USER", "deskflow"),
             password=_env("SERVICENOW_PASSWORD", "local-dev-secret"),
             client_id=_env("SERVICENOW_CLIENT_ID", "deskflow"),
             client_secret=_env("SERVICENOW_CLIENT_SECRET", "local-dev-secret"),
-            path=f"{data_dir}/{SN_DB}" if data_dir else ":memory:",
+            path=self._file(SN_DB),
         )
         # API rate limits (calls, per seconds): None in tests, the products' levels in `-m sim`.
         if halo_rate:
@@ -162,7 +173,7 @@ class SimServer:
         if servicenow_rate:
             self.servicenow.limit_rate(*servicenow_rate)
         self.paging = paging_sim.PagingSim(
-            path=f"{data_dir}/{PAGING_DB}" if data_dir else ":memory:",
+            path=self._file(PAGING_DB),
             per_minute=paging_per_minute,
         )
         self.app = create_app(
@@ -171,6 +182,9 @@ class SimServer:
         self._smtp = SmtpServer(self.mail, host, smtp_port)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
+
+    def _file(self, name: str) -> str:
+        return f"{self.data_dir}/{name}" if self.data_dir else ":memory:"
 
     @property
     def http_url(self) -> str:

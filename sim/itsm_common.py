@@ -1,5 +1,6 @@
-"""What the HaloPSA and ServiceNow stand-ins share: a SQLite document store that survives a
-restart, injected faults, and an outbound webhook sender that retries and can lose deliveries.
+"""What the stand-ins share: a SQLite document store that survives a restart (every stand-in
+keeps its records in one), and, for HaloPSA and ServiceNow, injected faults and an outbound
+webhook sender that retries and can lose deliveries.
 
 The two products differ in paths, auth and JSON, which live in `sim.halo` and
 `sim.servicenow`; both keep records in SQLite (`path=":memory:"` for throwaway tests, a file
@@ -103,6 +104,11 @@ class DocStore:
                 "INSERT INTO counter VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET n = max(n, ?)",
                 (kind, n, n),
             )
+
+    def delete_kind(self, kind: str) -> None:
+        """Forget every record of one kind (numbering goes on, as in `clear`)."""
+        with self._lock:
+            self._db.execute("DELETE FROM doc WHERE kind = ?", (kind,))
 
     def clear(self) -> None:
         """Forget every record; numbering goes on, as in a product whose data was purged

@@ -3,8 +3,9 @@
 It answers the request exactly as slack-sdk's `AsyncWebClient` sends it (JSON or form body,
 token as a bearer header or form field) and keeps Slack's per-channel pace of about one message
 per second: a faster post gets HTTP 429 with `Retry-After`, which the product must honour.
-Channels are created on first use. Posted messages are kept in memory for tests and demos, and
-faults (429, 5xx, Slack error codes, slow answers) can be injected by rule.
+Channels are created on first use. Posted messages and channels are kept in a SQLite file
+(`path`; ":memory:" for throwaway tests) so a restart loses no history, and faults (429, 5xx,
+Slack error codes, slow answers) can be injected by rule.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from sim.itsm_common import DocStore
 
 API_PREFIX = "/slack/api"
 CONTROL_PREFIX = "/_sim/slack"
@@ -74,6 +77,10 @@ class SlackMessage:
             "at": self.at.isoformat().replace("+00:00", "Z"),
         }
 
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> SlackMessage:
+        return cls(**(body | {"at": datetime.fromisoformat(body["at"].replace("Z", "+00:00"))}))
+
 
 def _answer(body: dict[str, Any], status: int = 200, retry_after: int | None = None) -> Response:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
@@ -83,21 +90,34 @@ def _answer(body: dict[str, Any], status: int = 200, retry_after: int | None = N
 class SlackSim:
     """State of the simulated workspace: channels, messages, pace and faults."""
 
-    def __init__(self, *, token: str = "xoxb-local-dev", per_second: float = 1.0) -> None:
+    def __init__(
+        self, *, token: str = "xoxb-local-dev", per_second: float = 1.0, path: str = ":memory:"
+    ) -> None:
         self.token = token
         self.per_second = per_second
-        self.messages: list[SlackMessage] = []
-        self.channels: dict[str, str] = {}  # name -> ID
+        self.store = DocStore(path)
+        self.messages: list[SlackMessage] = sorted(
+            (SlackMessage.from_json(body) for body in self.store.all("message")),
+            key=lambda m: float(m.ts),
+        )
+        # name -> ID
+        self.channels: dict[str, str] = {c["name"]: c["id"] for c in self.store.all("channel")}
         self.faults: list[SlackFault] = []
         self._last_post: dict[str, float] = {}  # channel ID -> time of last accepted post
-        self._last_ts = 0.0
+        self._last_ts = max((float(m.ts) for m in self.messages), default=0.0)
 
     def reset(self) -> None:
         """Forget messages, channels, faults and pacing."""
+        self.store.clear()
         self.messages.clear()
         self.channels.clear()
         self.faults.clear()
         self._last_post.clear()
+
+    def clear_messages(self) -> None:
+        """Forget the message history; channels stay."""
+        self.messages.clear()
+        self.store.delete_kind("message")
 
     def fail(
         self,
@@ -137,6 +157,7 @@ class SlackSim:
         name = channel.lstrip("#")
         if name not in self.channels:
             self.channels[name] = f"CSIM{len(self.channels) + 1:05d}"
+            self.store.put("channel", name, {"name": name, "id": self.channels[name]})
         return self.channels[name], name
 
     def _take_fault(self, channel_id: str, channel_name: str) -> SlackFault | None:
@@ -200,6 +221,7 @@ class SlackSim:
             at=datetime.now(UTC),
         )
         self.messages.append(message)
+        self.store.put("message", message.ts, message.to_json())
         payload: dict[str, Any] = {
             "type": "message",
             "user": "USIMBOT01",
@@ -235,7 +257,7 @@ def build_router(sim: SlackSim) -> APIRouter:
 
     @router.delete(f"{CONTROL_PREFIX}/messages", tags=["sim: slack"])
     async def clear_messages() -> Response:
-        sim.messages.clear()
+        sim.clear_messages()
         return Response(status_code=204)
 
     @router.post(f"{CONTROL_PREFIX}/faults", tags=["sim: slack"])

@@ -1,7 +1,8 @@
 """SMTP stand-in and a browser mailbox for what the product sends.
 
 aiosmtpd receives mail on loopback; every message is parsed with the `email` package and kept
-in memory so tests can assert on recipients, the `X-Deskflow-Ticket` / `X-Deskflow-Template`
+(raw, in a SQLite file given as `path`, so the mailbox survives a restart; ":memory:" for
+throwaway tests) so tests can assert on recipients, the `X-Deskflow-Ticket` / `X-Deskflow-Template`
 headers and the rendered parts, and people can read it at `/mailbox`. The server can be told
 to refuse the next messages with a temporary (451) or permanent (554) error, to prove that the
 email activity retries without ever sending twice.
@@ -10,6 +11,8 @@ email activity retries without ever sending twice.
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import email
 import email.policy
 import html
@@ -27,6 +30,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
+
+from sim.itsm_common import DocStore
 
 MAILBOX_PREFIX = "/mailbox"
 CONTROL_PREFIX = "/_sim/smtp"
@@ -146,11 +151,34 @@ class MailStore:
     through a lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: str = ":memory:") -> None:
         self._lock = threading.Lock()
-        self._messages: list[MailMessage] = []
+        self._store = DocStore(path)
+        self._messages: list[MailMessage] = sorted(
+            (self._revive(body) for body in self._store.all("message")), key=lambda m: m.id
+        )
         self._refusals: list[int] = []
-        self._ids = 0
+
+    @staticmethod
+    def _revive(body: dict[str, Any]) -> MailMessage:
+        """A kept message as it was received (parsed again from its raw bytes)."""
+        message = parse_message(
+            body["id"], body["envelope_from"], body["envelope_to"], base64.b64decode(body["raw"])
+        )
+        return dataclasses.replace(message, received_at=datetime.fromisoformat(body["at"]))
+
+    def _keep(self, message: MailMessage) -> None:
+        self._store.put(
+            "message",
+            message.id,
+            {
+                "id": message.id,
+                "at": message.received_at.isoformat(),
+                "envelope_from": message.envelope_from,
+                "envelope_to": message.envelope_to,
+                "raw": base64.b64encode(message.raw).decode("ascii"),
+            },
+        )
 
     @property
     def messages(self) -> list[MailMessage]:
@@ -164,10 +192,11 @@ class MailStore:
             self._refusals.extend([code] * count)
 
     def clear(self) -> None:
-        """Forget all messages and pending refusals."""
+        """Forget all messages and pending refusals (numbering goes on)."""
         with self._lock:
             self._messages.clear()
             self._refusals.clear()
+            self._store.clear()
 
     def find(
         self, *, to: str | None = None, ticket: str | None = None, template: str | None = None
@@ -189,11 +218,11 @@ class MailStore:
         with self._lock:
             if self._refusals:
                 return _REFUSALS[self._refusals.pop(0)]
-            self._ids += 1
-            message_id = self._ids
+            message_id = self._store.next_id("message")
         raw = envelope.content if isinstance(envelope.content, bytes) else b""
         message = parse_message(message_id, envelope.mail_from or "", list(envelope.rcpt_tos), raw)
         with self._lock:
+            self._keep(message)
             self._messages.append(message)
         return "250 2.0.0 Message accepted for delivery"
 

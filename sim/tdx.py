@@ -5,8 +5,11 @@ bearer tokens valid 24 hours, per-method per-IP fixed-window rate limits with th
 `X-RateLimit-*` headers, JSON Patch on tickets) so the TDX client and the activities can be
 tested against the same wire behaviour they meet in production, only faster: the window and
 the limits are configurable. Faults (429, 5xx, slow answers) are injected by rule so tests can
-prove the retry behaviour. Everything lives in memory on a `TdxSim` object that tests may also
-drive directly.
+prove the retry behaviour. The tenant's data (tickets, tasks, feeds, assets, people,
+locations, tokens and the one ID counter they all share) is kept in a SQLite file given as
+`path`, so a restart changes nothing a running ticket sees and a new record never reuses an
+ID; a `TdxSim` also holds it all in plain dicts that tests may read and drive directly
+(`path=":memory:"` for throwaway tests). Calls, faults and rate windows are not kept.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.itsm_common import DocStore
 
 API_PREFIX = "/TDWebApi/api"
 CONTROL_PREFIX = "/_sim/tdx"
@@ -73,7 +78,7 @@ STATUSES: dict[int, tuple[str, int]] = {
     STATUS_CLOSED: ("Closed", CLASS_COMPLETED),
     STATUS_CANCELLED: ("Cancelled", CLASS_CANCELLED),
 }
-_FINISHED_CLASSES = {CLASS_COMPLETED, CLASS_CANCELLED}
+FINISHED_CLASSES = {CLASS_COMPLETED, CLASS_CANCELLED}
 
 # Fields a ticket create or full edit may set; everything else on a ticket is derived.
 _TICKET_REQUIRED = ("TypeID", "Title", "AccountID", "StatusID")
@@ -262,7 +267,8 @@ class TdxSim:
     """All state of the simulated TDX tenant, plus the knobs tests turn.
 
     Reset by `reset()`, which keeps issued tokens (a client's cached login stays good, as it
-    would against a real tenant whose data changed); `revoke_tokens()` forgets them.
+    would against a real tenant whose data changed) and the ID counter; `revoke_tokens()`
+    forgets the tokens. Every change is written through to `store` as it is made.
     """
 
     CREATE_TICKET_ROUTE = f"POST {API_PREFIX}/{{app_id}}/tickets"
@@ -276,30 +282,58 @@ class TdxSim:
         limit: int = 60,
         create_limit: int = 30,
         token_ttl: timedelta = timedelta(hours=24),
+        path: str = ":memory:",
     ) -> None:
         self.beid = beid
         self.web_services_key = web_services_key
         self.token_ttl = token_ttl
         self.limiter = _RateLimiter(window_seconds, limit, {self.CREATE_TICKET_ROUTE: create_limit})
         self._secret = secrets.token_bytes(32)
-        self._tokens: dict[str, datetime] = {}
-        self.tickets: dict[int, dict[str, Any]] = {}
-        self.tasks: dict[int, dict[str, Any]] = {}
-        self.feed: dict[int, list[dict[str, Any]]] = {}
-        self.task_feed: dict[int, list[dict[str, Any]]] = {}
-        self.assets: dict[int, dict[str, Any]] = {}
-        self.people: dict[str, dict[str, Any]] = {}
-        self.locations: dict[int, dict[str, Any]] = {}
+        self.store = DocStore(path)
+        self._tokens: dict[str, datetime] = {
+            token["token"]: datetime.fromisoformat(token["expires"])
+            for token in self.store.all("token")
+        }
+        self.tickets: dict[int, dict[str, Any]] = self._kept("ticket")
+        self.tasks: dict[int, dict[str, Any]] = self._kept("task")
+        self.feed: dict[int, list[dict[str, Any]]] = self._kept_feed("ticket_feed", self.tickets)
+        self.task_feed: dict[int, list[dict[str, Any]]] = self._kept_feed("task_feed", self.tasks)
+        self.assets: dict[int, dict[str, Any]] = self._kept("asset")
+        self.people: dict[str, dict[str, Any]] = {p["UID"]: p for p in self.store.all("person")}
+        self.locations: dict[int, dict[str, Any]] = self._kept("location")
         self.calls: list[TdxCall] = []
         self.faults: list[TdxFault] = []
         self.random = random.Random(0)  # draws for faults with a `chance`; reseed in tests
         self.injected: Counter[str] = Counter()  # faults served, by status ("timeout", "500")
         self.in_flight = 0  # API calls being answered right now (slow answers included)
-        self._ids = 0
+
+    # ----------------------------------------------------------------- keeping state
+    def _kept(self, kind: str) -> dict[int, dict[str, Any]]:
+        return {doc["ID"]: doc for doc in sorted(self.store.all(kind), key=lambda d: d["ID"])}
+
+    def _kept_feed(
+        self, kind: str, items: dict[int, dict[str, Any]]
+    ) -> dict[int, list[dict[str, Any]]]:
+        feeds: dict[int, list[dict[str, Any]]] = {item_id: [] for item_id in items}
+        for entry in sorted(self.store.all(kind), key=lambda e: e["ID"]):
+            feeds.setdefault(entry["ItemID"], []).append(entry)
+        return feeds
+
+    def _keep(self, kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Write one record through to the file (records are changed in place, then kept)."""
+        self.store.put(kind, doc["UID"] if kind == "person" else doc["ID"], doc)
+        return doc
+
+    def _keep_token(self, token: str, expires: datetime) -> None:
+        self._tokens[token] = expires
+        self.store.put("token", token, {"token": token, "expires": expires.isoformat()})
 
     # ----------------------------------------------------------------- test control
     def reset(self) -> None:
-        """Forget all data, calls, faults and rate windows; tokens stay valid."""
+        """Forget all data, calls, faults and rate windows; tokens and numbering stay."""
+        self.store.clear()
+        for token, expires in self._tokens.items():
+            self._keep_token(token, expires)
         self.tickets.clear()
         self.tasks.clear()
         self.feed.clear()
@@ -315,6 +349,7 @@ class TdxSim:
     def revoke_tokens(self) -> None:
         """Invalidate every issued token, so the next call answers 401."""
         self._tokens.clear()
+        self.store.delete_kind("token")
 
     def configure_limits(
         self,
@@ -378,11 +413,11 @@ class TdxSim:
             "IsActive": True,
         } | fields
         self.people[person["UID"]] = person
-        return person
+        return self._keep("person", person)
 
     def add_location(self, name: str, **fields: Any) -> dict[str, Any]:
         """Seed a location; `Rooms` may be given as a list of room names or room dicts."""
-        location_id = fields.pop("ID", None) or self._next_id()
+        location_id = self._given_or_next_id(fields.pop("ID", None))
         rooms = [
             room if isinstance(room, dict) else {"ID": self._next_id(), "Name": room}
             for room in fields.pop("Rooms", [])
@@ -400,15 +435,20 @@ class TdxSim:
             "Rooms": rooms,
         } | fields
         self.locations[location_id] = location
-        return location
+        return self._keep("location", location)
 
     def add_asset(self, serial_number: str, **fields: Any) -> dict[str, Any]:
         """Seed an asset; `fields` use TDX names and override the defaults.
 
         Owner and location names are filled from seeded people and locations when only their
-        IDs are given, so a test can seed those first and reference them.
+        IDs are given, so a test can seed those first and reference them. Seeding a serial
+        the tenant already has replaces that asset under its ID, so a demo that seeds at every
+        start keeps one asset per serial.
         """
-        asset_id = fields.pop("ID", None) or self._next_id()
+        known = next(
+            (a["ID"] for a in self.assets.values() if a["SerialNumber"] == serial_number), None
+        )
+        asset_id = self._given_or_next_id(fields.pop("ID", None) or known)
         asset: dict[str, Any] = {
             "ID": asset_id,
             "AppID": 0,
@@ -438,7 +478,7 @@ class TdxSim:
         if location and not asset["LocationName"]:
             asset["LocationName"] = location["Name"]
         self.assets[asset_id] = asset
-        return asset
+        return self._keep("asset", asset)
 
     def tasks_for(self, ticket_id: int) -> list[dict[str, Any]]:
         return [task for task in self.tasks.values() if task["TicketID"] == ticket_id]
@@ -447,14 +487,14 @@ class TdxSim:
         """Mark a ticket task done, as a technician would in the TDX UI."""
         task = self.get_task(ticket_id, task_id)
         self._set_percent(task, 100)
-        return task
+        return self._keep("task", task)
 
     def close_ticket(self, ticket_id: int, status_id: int = STATUS_CLOSED) -> dict[str, Any]:
         """Move a ticket to a (by default closed) status, as a technician would."""
         ticket = self.get_ticket(None, ticket_id)
         ticket["StatusID"] = status_id
         self._derive(ticket)
-        return ticket
+        return self._keep("ticket", ticket)
 
     # ----------------------------------------------------------------- auth
     def login(self, beid: str, key: str) -> str:
@@ -477,7 +517,7 @@ class TdxSim:
         payload = _b64url(json.dumps(claims).encode())
         signature = hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256)
         token = f"{header}.{payload}.{_b64url(signature.digest())}"
-        self._tokens[token] = expires
+        self._keep_token(token, expires)
         return token
 
     async def require_token(self, request: Request) -> None:
@@ -554,8 +594,16 @@ class TdxSim:
 
     # ----------------------------------------------------------------- tickets
     def _next_id(self) -> int:
-        self._ids += 1
-        return 100_000 + self._ids
+        """The next ID of any record: one counter for tickets, tasks, feeds, assets and
+        locations, kept in the file, so no two records ever share an ID, across restarts."""
+        return 100_000 + self.store.next_id("id")
+
+    def _given_or_next_id(self, given: int | None) -> int:
+        """A seeded record's own ID, numbering on after it; or the next ID."""
+        if not given:
+            return self._next_id()
+        self.store.skip_to("id", int(given) - 100_000)
+        return int(given)
 
     def get_ticket(self, app_id: int | None, ticket_id: int) -> dict[str, Any]:
         ticket = self.tickets.get(ticket_id)
@@ -580,12 +628,12 @@ class TdxSim:
     def _derive(self, ticket: dict[str, Any]) -> None:
         """Recompute the read-only fields TDX derives from the editable ones."""
         name, status_class = STATUSES[ticket["StatusID"]]
-        was_finished = ticket.get("StatusClass") in _FINISHED_CLASSES
+        was_finished = ticket.get("StatusClass") in FINISHED_CLASSES
         ticket["StatusName"] = name
         ticket["StatusClass"] = status_class
-        if status_class in _FINISHED_CLASSES and not was_finished:
+        if status_class in FINISHED_CLASSES and not was_finished:
             ticket["CompletedDate"] = _iso(_now())
-        elif status_class not in _FINISHED_CLASSES:
+        elif status_class not in FINISHED_CLASSES:
             ticket["CompletedDate"] = None
         person = self.people.get(ticket["RequestorUid"] or "")
         ticket["RequestorName"] = person["FullName"] if person else ""
@@ -624,14 +672,14 @@ class TdxSim:
         self._derive(ticket)
         self.tickets[ticket_id] = ticket
         self.feed[ticket_id] = []
-        return ticket
+        return self._keep("ticket", ticket)
 
     def edit_ticket(self, app_id: int, ticket_id: int, body: dict[str, Any]) -> dict[str, Any]:
         ticket = self.get_ticket(app_id, ticket_id)
         ticket.update(self._editable(body))
         ticket["Attributes"] = self._attributes(body.get("Attributes"))
         self._derive(ticket)
-        return ticket
+        return self._keep("ticket", ticket)
 
     def patch_ticket(
         self, app_id: int, ticket_id: int, operations: list[dict[str, Any]]
@@ -665,7 +713,7 @@ class TdxSim:
         ticket.update(updated)
         ticket["Attributes"] = list(attributes.values())
         self._derive(ticket)
-        return ticket
+        return self._keep("ticket", ticket)
 
     def _feed_entry(
         self, item_id: int, title: str, body: dict[str, Any], update_type: str
@@ -694,10 +742,11 @@ class TdxSim:
         if new_status:
             ticket["StatusID"] = new_status
             self._derive(ticket)
+            self._keep("ticket", ticket)
         kind = "StatusChange" if new_status else "Comment"
         entry = self._feed_entry(ticket_id, ticket["Title"], body, kind)
         self.feed[ticket_id].append(entry)
-        return entry
+        return self._keep("ticket_feed", entry)
 
     def search_tickets(self, app_id: int, body: dict[str, Any]) -> list[dict[str, Any]]:
         text = str(body.get("SearchText") or "").lower()
@@ -733,7 +782,7 @@ class TdxSim:
         }
         self.tasks[task_id] = task
         self.task_feed[task_id] = []
-        return task
+        return self._keep("task", task)
 
     def edit_task(
         self, app_id: int, ticket_id: int, task_id: int, body: dict[str, Any]
@@ -744,7 +793,7 @@ class TdxSim:
             raise HTTPException(400, "Title is required.")
         task.update({name: body.get(name, default) for name, default in _TASK_EDITABLE.items()})
         task["ModifiedDate"] = _iso(_now())
-        return task
+        return self._keep("task", task)
 
     @staticmethod
     def _set_percent(task: dict[str, Any], percent: int) -> None:
@@ -764,9 +813,10 @@ class TdxSim:
             if not 0 <= int(percent) <= 100:
                 raise HTTPException(400, "PercentComplete must be between 0 and 100.")
             self._set_percent(task, int(percent))
+            self._keep("task", task)
         entry = self._feed_entry(task_id, task["Title"], body, "Comment")
         self.task_feed[task_id].append(entry)
-        return entry
+        return self._keep("task_feed", entry)
 
     # ----------------------------------------------------------------- reference data
     def search_assets(self, body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -85,7 +85,7 @@ def bench_generation(
     teams: int = 20,
     weeks: int = 5,
     now: datetime | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | int]:
     """Generation for `teams` teams x `weeks` weeks: time of the first (creating) run and of
     the second (idempotent, creates nothing) run."""
     sessions = _scratch(database_url)
@@ -165,7 +165,7 @@ async def bench_discovery(
     weeks: int = 5,
     signal: bool = True,
     concurrency: int = 64,
-) -> dict[str, float]:
+) -> dict[str, float | int]:
     """Planning time for `tickets` waiting tickets over `teams` x `weeks` of slots, and the
     rate of `slots_available` signals to running workflows (one stand-in workflow per
     invited ticket, on a worker this function runs on its own task queue)."""
@@ -183,7 +183,7 @@ async def bench_discovery(
             plan = plan_discovery(db, now, team_ids)
         timings.append(time.perf_counter() - began)
     planned = [(t, team.offers) for team in plan.teams for t in team.ticket_ids]
-    figures: dict[str, float] = {
+    figures: dict[str, float | int] = {
         "discovery_waiting_tickets": tickets,
         "discovery_teams": teams,
         "discovery_free_capacity": sum(t.free_capacity for t in plan.teams),

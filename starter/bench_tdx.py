@@ -13,6 +13,7 @@ import asyncio
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from uuid import uuid4
 
@@ -61,8 +62,10 @@ async def tdx_batch(
     serials: int = SERIALS,
     config: str = CONFIG,
     team: str = "nit-north",
-) -> dict[str, float]:
-    """Run one batch with `workers` worker processes; its figures, keyed `tdx_batch_w{n}_*`."""
+    log: Path | None = None,
+) -> dict[str, float | int]:
+    """Run one batch with `workers` worker processes; its figures, keyed `tdx_batch_w{n}_*`.
+    The workers' output is appended to `log` (default: a file in the temporary directory)."""
     from operations.batches import batch_input
     from sim.app import SimServer
 
@@ -93,7 +96,7 @@ async def tdx_batch(
             batch_input, local, config, f"bench-{run}", "serial\n" + "\n".join(names), "b.csv"
         )
         address = client.service_client.config.target_host
-        log = Path(tempfile.gettempdir()) / f"deskflow-bench-worker-{run}.log"
+        log = log or Path(tempfile.gettempdir()) / f"deskflow-bench-worker-{run}.log"
         procs = [_worker(local, address, log) for _ in range(workers)]
         try:
             await asyncio.sleep(2)  # let every worker poll before the clock starts
@@ -128,13 +131,15 @@ async def tdx_batch(
         f"{key}_seconds": elapsed,
         f"{key}_bound_seconds": bound,
         f"{key}_ratio": elapsed / bound,
-        f"{key}_429_first_window": float(len(limited) - len(steady)),
-        f"{key}_429_steady": float(len(steady)),
-        f"{key}_workers": float(workers),
+        f"{key}_429_first_window": len(limited) - len(steady),
+        f"{key}_429_steady": len(steady),
+        f"{key}_workers": workers,
     }
 
 
-async def tdx_batch_figures(client: Client, settings: Settings) -> dict[str, float]:
+async def tdx_batch_figures(
+    client: Client, settings: Settings, log: Path | None = None
+) -> dict[str, float | int]:
     """The batch with one worker process, then with three sharing the work."""
     from store.db import make_engine, migrate, session_factory
     from store.reference import load_reference_file
@@ -142,13 +147,13 @@ async def tdx_batch_figures(client: Client, settings: Settings) -> dict[str, flo
     migrate(settings.database_url)
     with session_factory(make_engine(settings.database_url)).begin() as db:
         load_reference_file(ROOT / "demo" / "reference.yaml", db)
-    figures: dict[str, float] = {}
+    figures: dict[str, float | int] = {}
     for workers in (1, 3):
-        figures |= await tdx_batch(client, settings, workers)
+        figures |= await tdx_batch(client, settings, workers, log=log)
     return figures
 
 
-def tdx_aims_met(figures: dict[str, float]) -> bool:
+def tdx_aims_met(figures: Mapping[str, float | int]) -> bool:
     return all(
         figures[f"tdx_batch_w{w}_ratio"] <= 1.10 and figures[f"tdx_batch_w{w}_429_steady"] == 0
         for w in (1, 3)

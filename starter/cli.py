@@ -70,15 +70,23 @@ def migrate() -> None:
 
 
 @app.command()
-def load(file: Path) -> None:
-    """Load reference data from YAML (idempotent; a bad file is refused whole)."""
+def load(
+    file: Path,
+    prune: Annotated[
+        bool, typer.Option(help="also delete rows the file no longer lists (e.g. slot times)")
+    ] = False,
+) -> None:
+    """Load reference data from YAML: add and update (idempotent; a bad file is refused whole).
+
+    Rows the file does not list, such as slot preferences added in the console, are kept
+    unless --prune is given."""
     from store.db import make_engine, session_factory
     from store.reference import ReferenceDataError, load_reference_file
 
     sessions = session_factory(make_engine(get_settings().database_url))
     try:
         with sessions.begin() as db:
-            report = load_reference_file(file, db)
+            report = load_reference_file(file, db, prune=prune)
     except ReferenceDataError as e:
         raise fail(f"{file} refused, nothing loaded:\n{e}") from None
     out.print(f"loaded {file}: {report}")
@@ -560,11 +568,16 @@ def bulk_release(
 
 
 @app.command()
-def bench() -> None:
-    """Measure throughput and history size on a fresh dev server (prints figures)."""
+def bench(
+    write_docs: Annotated[
+        bool, typer.Option(help="rewrite the figures of docs/benchmarks.md from this run")
+    ] = False,
+) -> None:
+    """Measure throughput and history size on fresh servers: figures on stdout, logs to a
+    file under var/ (its path printed first)."""
     from starter.bench import run_bench
 
-    sys.exit(asyncio.run(run_bench()))
+    sys.exit(asyncio.run(run_bench(write_docs=write_docs)))
 
 
 def main() -> None:

@@ -4,7 +4,10 @@ A bad file is refused whole, with every problem located as "FILE:LINE: field.pat
 message", and nothing is written: reference data is read by running workflows, so a
 half-loaded file (a team without its slots, a config without its approvers) would be worse
 than none. Loading the same file twice changes nothing, so operators can re-run it freely;
-the report says what was created, updated, unchanged or deleted.
+the report says what was created, updated, unchanged or deleted. A load adds and updates;
+rows the file no longer lists (a slot preference a Schedule Slot Admin added in the console)
+are kept and counted unless the load was asked to `prune` them, so re-loading the demo file
+never deletes what people made.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ class KindCounts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    kept: int = 0  # rows the file does not list, left alone because the load did not prune
 
 
 KINDS = (
@@ -156,12 +160,23 @@ class LoadReport:
         """Whether the load wrote anything at all."""
         return any(c.created or c.updated or c.deleted for c in self.counts.values())
 
+    @property
+    def kept(self) -> int:
+        """Rows the file no longer lists that this load left in place (see `prune`)."""
+        return sum(c.kept for c in self.counts.values())
+
     def __str__(self) -> str:
-        return "\n".join(
+        lines = [
             f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged"
             + (f", {c.deleted} deleted" if c.deleted else "")
+            + (f", {c.kept} not in the file kept" if c.kept else "")
             for kind, c in self.counts.items()
-        )
+        ]
+        if self.kept:
+            rows = "1 row" if self.kept == 1 else f"{self.kept} rows"
+            them = "it" if self.kept == 1 else "them"
+            lines.append(f"{rows} not in the file kept; --prune deletes {them}")
+        return "\n".join(lines)
 
 
 # --- reading and locating -------------------------------------------------------------------
@@ -383,14 +398,21 @@ def _team_values(spec: SupportTeamSpec) -> dict[str, Any]:
     return spec.model_dump(include={"id", "name", "slack_channel", "default_location"})
 
 
-def _load_preferences(team: SupportTeam, spec: SupportTeamSpec, counts: KindCounts) -> None:
-    """Make the team's slot preferences exactly the file's list, matched on (weekday, start)."""
+def _load_preferences(
+    team: SupportTeam, spec: SupportTeamSpec, counts: KindCounts, prune: bool
+) -> None:
+    """Add and update the file's slot preferences, matched on (weekday, start); those the file
+    does not list are deleted only when pruning (else kept and counted)."""
     existing = {(pref.weekday, pref.start): pref for pref in team.slot_preferences}
     wanted = {(WEEKDAYS.index(p.weekday), p.start): p for p in spec.slot_preferences}
     for key, pref in existing.items():
-        if key not in wanted:
+        if key in wanted:
+            continue
+        if prune:
             team.slot_preferences.remove(pref)
             counts.deleted += 1
+        else:
+            counts.kept += 1
     for (weekday, start), pref_spec in wanted.items():
         values = {
             "weekday": weekday,
@@ -429,11 +451,12 @@ def _staff_values(spec: StaffSpec, current: StaffUser | None) -> dict[str, Any]:
 
 
 def load_reference_data(
-    data: ReferenceData, session: Session, actor: str = "operator"
+    data: ReferenceData, session: Session, actor: str = "operator", *, prune: bool = False
 ) -> LoadReport:
     """Upsert checked reference data into the caller's transaction (the caller commits).
 
-    Config changes are recorded in the config's history as saved by `actor`."""
+    Config changes are recorded in the config's history as saved by `actor`. With `prune`,
+    rows the file no longer lists are deleted; without it they are kept (and counted)."""
     report = LoadReport()
     counts = report.counts
     if data.calendar is not None:
@@ -442,7 +465,7 @@ def load_reference_data(
         team = _upsert(
             session, SupportTeam, team_spec.id, _team_values(team_spec), counts["support_teams"]
         )
-        _load_preferences(team, team_spec, counts["slot_preferences"])
+        _load_preferences(team, team_spec, counts["slot_preferences"], prune)
     for config_spec in data.refresh_configs:
         saved = save_config(session, config_spec, actor=actor, source=LOADER, now=datetime.now(UTC))
         kind = counts["refresh_configs"]
@@ -484,11 +507,11 @@ def load_reference_data(
     return report
 
 
-def load_reference_file(path: str | Path, session: Session) -> LoadReport:
+def load_reference_file(path: str | Path, session: Session, *, prune: bool = False) -> LoadReport:
     """Check the whole file, then upsert it in the caller's transaction (the caller commits,
     e.g. with `store.db.session_scope`). Raises ReferenceDataError, having written nothing,
-    if anything in the file is wrong."""
-    return load_reference_data(parse_reference_file(path, session), session)
+    if anything in the file is wrong. `prune`: see `load_reference_data`."""
+    return load_reference_data(parse_reference_file(path, session), session, prune=prune)
 
 
 def config_view(cfg: RefreshConfig, version: int = 0) -> ConfigView:

@@ -96,3 +96,31 @@ async def test_load_refuses_a_bad_file_whole(env, worker, tmp_path):
     bad.write_text("support_teams:\n  - id: x\n    name: X\n    colour: red\n")
     code, out = await deskflow(env, worker, "load", str(bad))
     assert code == 1 and "refused, nothing loaded" in out and "bad.yaml:" in out
+
+
+async def test_load_keeps_rows_the_file_dropped_unless_pruned(env, worker, tmp_path):
+    """A re-load adds and updates; a row the file no longer lists goes only with --prune."""
+    from store.db import migrate
+
+    own = worker.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'load.db'}"})
+    migrate(own.database_url)
+    full = Path(__file__).with_name("reference.yaml")
+    code, out = await deskflow(env, own, "load", str(full))
+    assert code == 0, out
+    fewer = tmp_path / "fewer.yaml"
+    fewer.write_text(
+        "".join(
+            line
+            for line in full.read_text().splitlines(keepends=True)
+            if 'weekday: thu, start: "13:00"' not in line
+        )
+    )
+    code, out = await deskflow(env, own, "load", str(fewer))
+    assert code == 0, out
+    assert "slot_preferences: 0 created, 0 updated, 2 unchanged, 1 not in the file kept" in out
+    assert "1 row not in the file kept; --prune deletes it" in out
+    code, out = await deskflow(env, own, "load", "--prune", str(fewer))
+    assert code == 0, out
+    assert "slot_preferences: 0 created, 0 updated, 2 unchanged, 1 deleted" in out
+    code, out = await deskflow(env, own, "load", str(fewer))
+    assert code == 0 and "not in the file" not in out, out

@@ -119,9 +119,6 @@ async def test_routes_by_role(env, halo, sim):
                 assert (r.status_code != 403) == (user in allowed), (method, path, user, r.text)
 
 
-pytestmark_browser = pytest.mark.skipif(chromium_path() is None, reason="chromium not installed")
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator:
     from playwright.async_api import async_playwright
@@ -132,7 +129,6 @@ async def browser() -> AsyncIterator:
         await b.close()
 
 
-@pytestmark_browser
 async def test_exhibit_a_page_shows_errors_under_fields_and_audits_the_reveal(
     browser, env, halo, sim
 ):

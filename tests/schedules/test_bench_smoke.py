@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from starter.bench_report import BEGIN, END, docs_section, figure_lines, write_docs
 from starter.bench_slots import bench_discovery, bench_generation
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_generation_small(tmp_path):
@@ -26,3 +35,62 @@ async def test_bench_discovery_small(env, tmp_path):
     assert figures["discovery_planned"] == min(300, figures["discovery_free_capacity"]) > 0
     assert figures["discovery_signals_sent"] == figures["discovery_planned"]
     assert figures["discovery_signal_failures"] == 0
+
+
+def test_figures_print_counts_as_integers(tmp_path):
+    figures = bench_generation(database_url=f"sqlite:///{tmp_path / 'g.db'}", teams=2, weeks=1)
+    lines = dict(line.split() for line in figure_lines(figures))
+    assert lines["generation_teams"] == "2" and lines["generation_weeks"] == "1"
+    assert lines["regeneration_slots_created"] == "0"
+    assert lines["generation_slots_created"] == str(figures["generation_slots_created"])
+    assert re.fullmatch(r"\d+\.\d\d", lines["generation_s"])
+
+
+def test_bench_output_is_figures_only_and_logs_go_to_a_file(tmp_path):
+    """Everything but the figures (child processes, logging, native writes) lands in the log."""
+    log = tmp_path / "var" / "bench.log"
+    script = f"""
+import logging, os, subprocess, sys
+from pathlib import Path
+from starter.bench_report import figure_lines, figures_only
+with figures_only(Path({str(log)!r})):
+    print("INFO:     127.0.0.1:5000 - 'POST /TDWebApi/api/42/tickets HTTP/1.1' 200 OK")
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1 200 OK")
+    subprocess.run([sys.executable, "-c", "print('worker started')"], check=True)
+    os.write(2, b"dev server noise\\n")
+for line in figure_lines({{"generation_teams": 20, "generation_s": 0.3412}}):
+    print(line)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == [
+        f"logs: {log}",
+        f"{'generation_teams':40s} {'20':>10s}",
+        f"{'generation_s':40s} {'0.34':>10s}",
+    ]
+    assert done.stderr == ""
+    kept = log.read_text()
+    for noise in ("POST /TDWebApi", "HTTP Request", "worker started", "dev server noise"):
+        assert noise in kept
+
+
+def test_docs_figures_are_regenerated_from_the_bench_output(tmp_path):
+    figures = bench_generation(database_url=f"sqlite:///{tmp_path / 'g.db'}", teams=2, weeks=1)
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(f"# Benchmarks\n\nintro\n\n{BEGIN}\nold figures\n{END}\n\n## Notes\nkept\n")
+    write_docs(docs, docs_section(figures, "x86_64, 2 cores", date(2026, 11, 28)))
+    text = docs.read_text()
+    assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("## Notes\nkept\n")
+    assert "old figures" not in text and "Run on 2026-11-28: x86_64, 2 cores." in text
+    made = figures["generation_slots_created"]
+    assert f"2 teams × 1 week: {made:,} slots in {figures['generation_s']:.2f} s" in text
+    # The idempotent run shows its own time, not the first run's.
+    assert f"| 0 slots created in {figures['regeneration_s']:.2f} s | creates nothing |" in text
+    assert "| ratio ticket / empty | not measured in this run | ≥ 0.8 |" in text
+    for line in figure_lines(figures):
+        assert line in text
+    again = docs_section(figures, "x86_64, 2 cores", date(2026, 11, 28))
+    write_docs(docs, again)
+    assert docs.read_text() == text

@@ -28,9 +28,9 @@ from store.tables import (
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "reference.yaml"
 
 
-def _load(engine: Engine, path: Path) -> LoadReport:
+def _load(engine: Engine, path: Path, prune: bool = False) -> LoadReport:
     with session_scope(engine) as session:
-        return load_reference_file(path, session)
+        return load_reference_file(path, session, prune=prune)
 
 
 def _row_counts(engine: Engine) -> dict[str, int]:
@@ -140,7 +140,7 @@ def test_demo_content_as_stored(engine: Engine) -> None:
             assert not verify_password(user.password_hash, "wrong-password")
 
 
-def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_path: Path) -> None:
+def test_changed_file_updates_and_prunes_only_when_asked(engine: Engine, tmp_path: Path) -> None:
     _load(engine, DEMO)
     text = DEMO.read_text()
     # nit-medical: drop the Monday preference, raise Friday's capacity.
@@ -164,9 +164,20 @@ def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_
     changed.write_text(text)
 
     report = _load(engine, changed)
-    assert _counts(report)["slot_preferences"] == (0, 1, 10, 1)
+    assert _counts(report)["slot_preferences"] == (0, 1, 10, 0)
     assert _counts(report)["support_teams"] == (0, 1, 2, 0)
     assert _counts(report)["staff"] == (0, 1, 12, 0)
+    assert report.counts["slot_preferences"].kept == 1
+    assert "1 row not in the file kept; --prune deletes it" in str(report)
+    with session_scope(engine) as session:
+        weekdays = session.scalars(
+            select(SlotPreference.weekday).where(SlotPreference.team_id == "nit-medical")
+        ).all()
+        assert sorted(weekdays) == [0, 2, 4]  # Monday stays: the file only stopped listing it
+
+    pruned = _load(engine, changed, prune=True)
+    assert _counts(pruned)["slot_preferences"] == (0, 0, 11, 1)
+    assert "--prune" not in str(pruned)
     with session_scope(engine) as session:
         weekdays = session.scalars(
             select(SlotPreference.weekday).where(SlotPreference.team_id == "nit-medical")
@@ -175,6 +186,27 @@ def test_changed_file_updates_and_replaces_slot_preferences(engine: Engine, tmp_
         manager = session.get(StaffUser, "rmanager")
         assert manager is not None and verify_password(manager.password_hash, "a-new-password")
     assert not _load(engine, changed).changed
+
+
+def test_reload_keeps_a_slot_preference_added_by_hand(engine: Engine) -> None:
+    """A Schedule Slot Admin adds a slot time in the console; re-loading the demo file (as
+    every `make run` does) keeps it."""
+    _load(engine, DEMO)
+    with session_scope(engine) as session:
+        team = session.get(SupportTeam, "nit-medical")
+        assert team is not None
+        team.slot_preferences.append(
+            SlotPreference(weekday=3, start="13:00", length_minutes=60, capacity=1, location="")
+        )
+    report = _load(engine, DEMO)
+    assert not report.changed and report.counts["slot_preferences"].kept == 1
+    with session_scope(engine) as session:
+        starts = session.scalars(
+            select(SlotPreference.start).where(
+                SlotPreference.team_id == "nit-medical", SlotPreference.weekday == 3
+            )
+        ).all()
+        assert "13:00" in starts
 
 
 BAD_FILE = """\

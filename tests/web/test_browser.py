@@ -26,9 +26,6 @@ from web.app import create_app
 from web.config import WebSettings
 from web.embedded import serve
 
-pytestmark = pytest.mark.skipif(
-    chromium_path() is None, reason="chromium is not installed (apt-get install -y chromium)"
-)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 

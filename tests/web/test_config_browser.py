@@ -6,19 +6,13 @@ Screenshots land in test-output/screenshots/ (config-*, single-ticket-*).
 
 from __future__ import annotations
 
-import pytest
-
 from domain.refresh import Status
-from tests.web.browser import chromium_path, shot
+from tests.web.browser import shot
 from tests.web.helpers import invited
 from tests.web.test_browser import browser, error_next_to, live, sign_in  # noqa: F401 (fixtures)
 from tests.web.test_config_tickets import seed_tdx
 from tests.web.test_configs import IDS
 from tests.workflows.helpers import reach, settle, ticket_input
-
-pytestmark = pytest.mark.skipif(
-    chromium_path() is None, reason="chromium is not installed (apt-get install -y chromium)"
-)
 
 
 async def fill_config(page, config_id: str) -> None:

@@ -25,6 +25,7 @@ from domain.refresh import (
     batch_workflow_id,
     workflow_id,
 )
+from domain.refresh_rules import signal_refusal
 from operations.errors import FieldError, from_rpc, from_update, from_validation, not_found
 
 STUCK_ATTEMPTS = 3  # an activity on its third attempt or later is worth a look
@@ -67,7 +68,14 @@ async def update(client: Client, ticket_id: str, name: str, data: dict[str, Any]
 
 
 async def signal(client: Client, ticket_id: str, name: str, data: dict[str, Any]) -> None:
+    """Send signal `name`, unless the ticket would ignore it: a signal cannot answer, so the
+    workflow's own rule (domain.refresh_rules.signal_refusal) is asked here first and its
+    reason is the 409's sentence. (A change between this look and the delivery is still
+    caught by the workflow, which then records the ignored signal in the audits.)"""
     msg = message(name, data, SIGNALS)
+    refusal = signal_refusal(await state(client, ticket_id), name)
+    if refusal:
+        raise FieldError(409, f"{name} refused: {refusal}")
     try:
         await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
     except RPCError as e:

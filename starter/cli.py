@@ -303,17 +303,23 @@ def ticket_update(
 def ticket_signal(
     ticket_id: str, name: str, json_: Annotated[str, typer.Option("--json")] = "{}"
 ) -> None:
-    """Send a signal (its payload is validated here, before it is sent)."""
+    """Send a signal: its payload is validated, and a signal the ticket would ignore in its
+    current status is refused here with the reason (exit 1), not sent."""
+    from operations import tickets
+    from operations.errors import FieldError
+
     msg = _parse("signal", name, json_, SIGNALS)
 
     async def go() -> None:
         from operations.temporal_client import connect
 
-        client = await connect()
-        await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
+        data = msg.model_dump(mode="json", exclude_unset=True)
+        await tickets.signal(await connect(), ticket_id, name, data)
 
     try:
         asyncio.run(go())
+    except FieldError as e:
+        raise fail(f"ticket {ticket_id}: {e.message}") from None
     except RPCError as e:
         raise fail(f"ticket {ticket_id}: {e.message}") from None
     out.print(f"{name} sent to {workflow_id(ticket_id)}")

@@ -96,3 +96,39 @@ async def test_load_refuses_a_bad_file_whole(env, worker, tmp_path):
     bad.write_text("support_teams:\n  - id: x\n    name: X\n    colour: red\n")
     code, out = await deskflow(env, worker, "load", str(bad))
     assert code == 1 and "refused, nothing loaded" in out and "bad.yaml:" in out
+
+
+async def test_a_signal_the_ticket_would_ignore_is_refused_with_the_reason(env, worker):
+    inp = ticket_input("on_prem", "lsa-onprem")
+    handle = await start(env, worker, inp)
+    await until(handle, lambda s: s.setup_done and s.invite_at, "setup")
+
+    code, out = await deskflow(
+        env,
+        worker,
+        "ticket",
+        "signal",
+        inp.ticket_id,
+        "assign_replacement",
+        "--json",
+        '{"replacement": {"serial": "N1", "platform": "windows", "model": "x"}}',
+    )
+    assert code == 1, out
+    assert "assign_replacement refused" in out and "Waiting to invite the customer" in out
+    assert "sent" not in out
+    s = await state(handle)
+    assert s.replacement_system is None
+    assert not any(a.action == "ignored assign_replacement" for a in s.audits)
+
+    code, out = await deskflow(
+        env,
+        worker,
+        "ticket",
+        "update",
+        inp.ticket_id,
+        "send_invite_now",
+        "--json",
+        '{"actor": "ops"}',
+    )
+    assert code == 0, out
+    await until(handle, lambda s: s.status == Status.pending_wizard, "invite sent now")

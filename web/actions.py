@@ -132,6 +132,13 @@ class StaffAction:
 
 
 STAFF_ACTIONS: dict[str, StaffAction] = {
+    "send_invite_now": StaffAction(
+        Perm.manage_tickets,
+        True,
+        schemas.SendInviteNowBody,
+        "Send the customer's invite now instead of at 10:05 on its business day, e.g. for "
+        "a customer who asks for the link (Refresh Manager)",
+    ),
     "provide_location": StaffAction(
         Perm.manage_tickets,
         True,

@@ -73,6 +73,7 @@ async def problems_page(request: Request, staff: TicketViewer, app: App):
 
 
 NOTICES = {
+    "send_invite_now": "The invite is on its way to the customer.",
     "provide_location": "Location provided.",
     "hold": "The ticket is on hold.",
     "release": "The hold is released.",

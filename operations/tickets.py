@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -80,6 +82,34 @@ async def signal(client: Client, ticket_id: str, name: str, data: dict[str, Any]
         await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
     except RPCError as e:
         raise from_rpc(e, ticket_id) from None
+
+
+# The ticket's waits on TDX: retried hourly (the new computer's asset) and daily (delivery).
+TDX_CHECKS = ("tdx_find_asset", "tdx_delivery_progress")
+
+
+async def check_tdx_now(client: Client, ticket_id: str, who: str) -> list[str]:
+    """Look at TDX again now instead of at the check's next retry (tomorrow, for delivery):
+    a technician who just marked the system installed or closed the TDX ticket sees deskflow
+    follow at once. Resets the waiting check's retry (Temporal's ResetActivity); no message
+    to the workflow, so nothing in its history changes but the attempt. Returns the checks."""
+    due = [p.activity for p in await pending_activities(client, ticket_id)]
+    due = [name for name in due if name in TDX_CHECKS]
+    if not due:
+        raise FieldError(409, "this ticket is not waiting on TDX right now")
+    for name in due:
+        try:
+            await client.workflow_service.reset_activity(
+                ResetActivityRequest(
+                    namespace=client.namespace,
+                    execution=WorkflowExecution(workflow_id=workflow_id(ticket_id)),
+                    type=name,
+                    identity=who,
+                )
+            )
+        except RPCError as e:
+            raise from_rpc(e, ticket_id) from None
+    return due
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,13 @@ async def staff_action(
     return None
 
 
+async def check_tdx_now(app: WebApp, staff: Staff, ticket_id: str) -> list[str]:
+    """Staff ask deskflow to look at TDX now (see operations.tickets.check_tdx_now)."""
+    if not staff.can(Perm.manage_tickets):
+        raise forbidden()
+    return await tickets.check_tdx_now(await app.client(), ticket_id, staff.username)
+
+
 async def approver_identity(app: WebApp, staff: Staff, ticket_id: str) -> tuple[Ticket, str]:
     """The ticket, and the name (uniqname or email) under which its config lists this approver.
 

@@ -90,3 +90,33 @@ def event_sentence(kind: str, detail: Mapping[str, Any] | None) -> str:
     if detail.get("comment"):
         parts.append(f"“{detail['comment']}”")
     return f"{head}: {', '.join(parts)}" if parts else head
+
+
+def replacement_note(state: Any) -> str | None:
+    """For the customer: why the computer we send differs from the one they chose, from what
+    the ticket knows (their choice, an exchange, the order group's assignment); None when it
+    does not differ or nothing is assigned yet."""
+    rep, chose = state.replacement_system, state.device
+    if rep is None or chose is None:
+        return None
+    exchanged = any(a.action == "replacement exchanged" for a in state.audits)
+    if chose.none_adequate:
+        return (
+            f"You asked for a different device; we are sending a {rep.model}, which "
+            "your unit's order group chose for you after reading your request."
+        )
+    if chose.model == rep.model:
+        return None
+    if exchanged:
+        why = "the computer first prepared for you had to be exchanged (for example after a fault)"
+    elif chose.platform != rep.platform:
+        why = (
+            f"your unit's order group could only supply a {label(rep.platform, 'platform')} "
+            "computer for this refresh"
+        )
+    else:
+        why = "it is the model your unit's order group had in stock for this refresh"
+    return (
+        f"You chose a {chose.model}; we are sending a {rep.model} because {why}. If it does "
+        "not suit your work, reply to the email this link came in before your appointment."
+    )

@@ -15,7 +15,7 @@ from tests.workflows.helpers import reach, start, state, ticket_input, until
 DESKFLOW = str(Path(sys.executable).with_name("deskflow"))
 
 
-async def deskflow(env, settings, *args: str) -> tuple[int, str]:
+async def deskflow(env, settings, *args: str, columns: str = "200") -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         DESKFLOW,
         *args,
@@ -25,7 +25,7 @@ async def deskflow(env, settings, *args: str) -> tuple[int, str]:
             "DESKFLOW_TASK_QUEUE": settings.task_queue,
             "DESKFLOW_DATABASE_URL": settings.database_url,
             "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-            "COLUMNS": "200",
+            "COLUMNS": columns,
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -132,3 +132,9 @@ async def test_a_signal_the_ticket_would_ignore_is_refused_with_the_reason(env, 
     )
     assert code == 0, out
     await until(handle, lambda s: s.status == Status.pending_wizard, "invite sent now")
+
+
+async def test_ids_are_never_broken_over_two_lines(env, worker):
+    batch = "demo-lsa-fy27-onprem-a-long-batch-id-for-a-narrow-terminal"
+    code, out = await deskflow(env, worker, "batch", "show", batch, columns="40")
+    assert code == 1 and batch in out, out

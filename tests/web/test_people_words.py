@@ -6,7 +6,7 @@ from __future__ import annotations
 from domain.labels import EVENT_LABELS, STATUS_LABELS, STYLE_LABELS, label
 from domain.refresh import Status, Style
 from tests.web.helpers import invited, link_token, login, to_customer_scheduling
-from tests.workflows.helpers import add_slot, local, replacement, reach, start, ticket_input, until
+from tests.workflows.helpers import add_slot, local, reach, replacement, start, ticket_input, until
 
 
 def test_every_status_and_style_has_words():

@@ -313,7 +313,9 @@ class Walk:
         page = await self.sign_in("radmin")
         await page.goto(f"{self.stack.web}/tickets/{TICKET}")
         await page.click("button:has-text('Check TDX now')")
-        await page.wait_for_url(re.compile(r"done=check_tdx_now"))
+        await page.wait_for_load_state()
+        body = await page.inner_text("main")
+        assert "deskflow is looking at TDX again" in body, body
         await self.until(lambda s: s["status"] == status, status, 60)
         await page.goto(f"{self.stack.web}/tickets/{TICKET}")
         await self.shot(page, shot)

@@ -249,6 +249,7 @@ deskflow is running.
   ITSM console     {sim}/_sim/{settings.itsm}   (log a ticket)
   Tickets under SLA {settings.public_url}/sla
   CLI              .venv/bin/deskflow ticket show lsa-fy27-onprem.DEMO-LSA-001
+  Try it           README "Try it": one refresh from the invite in the Mailbox to complete
 Press Ctrl-C to stop everything.
 """,
         flush=True,

@@ -65,7 +65,13 @@ class WebApp:
         self._client_lock = asyncio.Lock()
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         self.templates.env.globals.update(app=self)
-        self.templates.env.filters.update(when=self.when, day=self.day, label=label)
+        self.templates.env.filters.update(
+            when=self.when,
+            day=self.day,
+            label=label,
+            # codes -> (code, words) options of a <select>
+            labelled=lambda codes, table: [(c, label(c, table)) for c in codes],
+        )
         self.templates.env.globals.update(replacement_note=replacement_note)
 
     async def client(self) -> Client:

@@ -207,7 +207,10 @@ async def test_send_invite_now_by_a_refresh_manager(web, env, worker, sim):
     await until(handle, lambda s: s.setup_done and s.invite_at, "setup")
     url = f"/api/tickets/{inp.ticket_id}/send_invite_now"
     fault(await web.post(url, json={}, headers=await bearer(web, "appr1")), 403, None)
-    r = await web.post(url, json={"reason": "VIP"}, headers=await bearer(web, "manager"))
+    manager = await bearer(web, "manager")
+    check = f"/api/tickets/{inp.ticket_id}/check_tdx_now"
+    assert "not waiting on TDX" in fault(await web.post(check, headers=manager), 409, None)
+    r = await web.post(url, json={"reason": "VIP"}, headers=manager)
     assert r.status_code == 200, r.text
     s = await until(handle, lambda s: s.status == Status.pending_wizard, "invite sent")
     assert any(a.action == "invite sent now" and a.actor == "manager" for a in s.audits)

@@ -37,6 +37,9 @@ async def test_a_no_customer_ticket_shows_what_applies_in_words(web, env, worker
     assert "12:00 AM" not in page and "slot 0" not in page
     assert "Exchange replacement system" in page
     assert "TDX refresh ticket created: <a href=" in page and "{&#39;" not in page
+    listing = (await web.get("/tickets")).text
+    assert '<option value="on_prem">On-site appointment</option>' in listing
+    assert f'<td class="id"><a href="/tickets/{inp.ticket_id}">' in listing
     css = (await web.get("/static/app.css")).text
     assert "td.id, .id { white-space: nowrap; }" in css
 

@@ -8,7 +8,7 @@ underscores as spaces (a new status still reads, and the label test names what i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -66,8 +66,11 @@ def label(code: Any, table: str = "status") -> str:
     return TABLES[table].get(value) or value.replace("_", " ").replace(".", " ")
 
 
-def event_sentence(kind: str, detail: Mapping[str, Any] | None) -> str:
-    """An event as a sentence ("TDX task created: task 12"), never a dict's repr."""
+def event_sentence(
+    kind: str, detail: Mapping[str, Any] | None, when: Callable[[str], str] = str
+) -> str:
+    """An event as a sentence ("TDX task created: task 12"), never a dict's repr; `when`
+    words an ISO instant (the pages' time zone and format)."""
     detail = detail or {}
     head = label(kind, "event")
     parts: list[str] = []
@@ -82,7 +85,7 @@ def event_sentence(kind: str, detail: Mapping[str, Any] | None) -> str:
     if "from" in detail or "to" in detail:
         parts.append(f"from “{detail.get('from') or 'unknown'}” to “{detail.get('to') or ''}”")
     if detail.get("start"):
-        parts.append(f"starting {detail['start']}")
+        parts.append(f"for {when(detail['start'])}")
     if detail.get("location"):
         parts.append(f"at {detail['location']}")
     if detail.get("channel"):

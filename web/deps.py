@@ -121,7 +121,7 @@ class WebApp:
     def event_line(self, kind: str, detail: dict[str, Any] | None, tdx_url: str | None) -> Markup:
         """An event as a sentence (domain.labels) whose TDX ticket is a link to it: the
         event's own TDX ticket if it names one, else the refresh's (a task's events)."""
-        text = str(escape(event_sentence(kind, detail)))
+        text = str(escape(event_sentence(kind, detail, self.when)))
         tdx_id = (detail or {}).get("tdx_ticket_id")
         if tdx_id is not None:
             link = escape(self.settings.tdx_ticket_url(int(tdx_id)))

@@ -115,13 +115,19 @@ class WebApp:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).strftime(fmt)
 
+    def when_or_day(self, moment: datetime | str) -> str:
+        """The instant, or only its day at local midnight: a no-customer ticket's generic
+        day 1 is "00:00 on the day", not an appointment at 12:00 AM."""
+        words = self.when(moment)
+        return self.day(moment) if words.endswith(" 12:00 AM") else words
+
     def day(self, moment: datetime | str | None) -> str:
         return self.when(moment, "%A %B %-d, %Y")
 
     def event_line(self, kind: str, detail: dict[str, Any] | None, tdx_url: str | None) -> Markup:
         """An event as a sentence (domain.labels) whose TDX ticket is a link to it: the
         event's own TDX ticket if it names one, else the refresh's (a task's events)."""
-        text = str(escape(event_sentence(kind, detail, self.when)))
+        text = str(escape(event_sentence(kind, detail, self.when_or_day)))
         tdx_id = (detail or {}).get("tdx_ticket_id")
         if tdx_id is not None:
             link = escape(self.settings.tdx_ticket_url(int(tdx_id)))

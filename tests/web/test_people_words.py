@@ -31,10 +31,15 @@ async def test_a_no_customer_ticket_shows_what_applies_in_words(web, env, worker
 
     sim.tdx.add_asset("WORDS01")
     await handle.signal("assign_replacement", {"replacement": replacement("WORDS01")})
-    await until(handle, lambda s: s.status == Status.delivery_scheduled, "generic day 1")
+    await until(
+        handle,
+        lambda s: s.status == Status.delivery_scheduled and s.confirmed_version == 1,
+        "generic day 1 told to TDX",
+    )
     page = (await web.get(f"/tickets/{inp.ticket_id}")).text
     assert "no appointment: no customer to meet" in page
     assert "12:00 AM" not in page and "slot 0" not in page
+    assert "Day 1 scheduled in TDX: for " in page  # the event, worded as a day
     assert "Exchange replacement system" in page
     assert "TDX refresh ticket created: <a href=" in page and "{&#39;" not in page
     listing = (await web.get("/tickets")).text

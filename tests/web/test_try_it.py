@@ -128,7 +128,8 @@ class Stack:
 
 
 def workflow_count(stack: Stack) -> int:
-    """Workflows the stack's Temporal server holds, by its own CLI."""
+    """The demo's workflows (batches, tickets, slot generation) the stack's Temporal server
+    holds, by its own CLI; the schedules' runs (discovery every minute) come and go."""
     out = subprocess.run(
         [
             str(Path(sys.executable).with_name("temporal")),
@@ -136,6 +137,8 @@ def workflow_count(stack: Stack) -> int:
             "count",
             "--address",
             f"127.0.0.1:{stack.ports.temporal}",
+            "--query",
+            'WorkflowType IN ("RefreshBatch", "RefreshTicket", "GenerateScheduleSlots")',
         ],
         capture_output=True,
         text=True,
@@ -365,10 +368,12 @@ async def test_the_walk_goes_on_after_a_restart_of_the_whole_stack(stack, browse
     assert stack.log.read_text().count("no appointment slots yet") == 1
     async with httpx.AsyncClient(timeout=10) as http:
         tdx_after = (await http.get(f"{stack.sim}/_sim/tdx/tickets")).json()
-    if tdx_before and not tdx_after:
+    forgotten = {t["ID"] for t in tdx_before} - {t["ID"] for t in tdx_after}
+    if forgotten:
         pytest.xfail(
-            f"the TDX stand-in forgot its {len(tdx_before)} tickets across the restart (kept "
-            "in memory): the rest of the walk needs the stand-ins' persistence (issue 14)"
+            f"the TDX stand-in forgot {len(forgotten)} of its {len(tdx_before)} tickets across "
+            "the restart (kept in memory): the rest of the walk needs the stand-ins' "
+            "persistence (issue 14)"
         )
     await walk.admin_assigns()
     await walk.customer_picks_a_slot()

@@ -20,10 +20,11 @@ run: install
 # The whole suite on SQLite, then the database-heavy parts again on PostgreSQL. Most of a
 # test's time is spent waiting on a Temporal server, so the suite runs in 4 processes (each
 # with its own servers). ALONE runs after it, one test at a time: the system tests measure
-# rates and kill processes, and the continue-as-new test follows a ticket across runs in
-# real time, which a starved time-skipping server answers too late.
+# rates and kill processes, the continue-as-new test follows a ticket across runs in
+# real time, which a starved time-skipping server answers too late, and the README's
+# "Try it" walk runs a whole `deskflow dev` (on its own ports) for minutes.
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
-ALONE := tests/system tests/workflows/test_continue_as_new.py
+ALONE := tests/system tests/workflows/test_continue_as_new.py tests/web/test_try_it.py
 test: install browser-check
 	$(BIN)/ruff check .
 	$(PYTEST) -n 4 $(addprefix --ignore=,$(ALONE))

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.email import EmailActivities
 from domain.activity_requests import EmailRequest
+from domain.labels import label
 from domain.scheduled_jobs import (
     DIGEST_TEMPLATE,
     DigestRecipient,
@@ -33,10 +34,6 @@ from store.approver_digest import approvers, recipients, tickets_for
 from store.tables import Ticket
 
 WEEK = timedelta(days=7)
-
-
-def _label(status: str) -> str:
-    return status.replace("_", " ").capitalize()
 
 
 class ApproverDigestActivities:
@@ -83,7 +80,7 @@ class ApproverDigestActivities:
             groups: list[dict] = []
             for t in rows:
                 if not groups or groups[-1]["status"] != t.status:
-                    groups.append({"status": t.status, "label": _label(t.status), "tickets": []})
+                    groups.append({"status": t.status, "label": label(t.status), "tickets": []})
                 groups[-1]["tickets"].append(self._ticket_json(t))
         extra = {
             "name": found.name,

@@ -28,6 +28,7 @@ from domain import metrics
 from domain.activity_requests import EmailRequest, EmailResult
 from domain.customer_links import sign
 from domain.ics import appointment_ics
+from domain.labels import label, replacement_note
 from domain.settings import Settings
 from store.tables import EmailLog
 
@@ -35,12 +36,16 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 
 
 def email_environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
     )
+    # People's words for codes (domain.labels), the same table the pages use.
+    env.filters.update(label=label)
+    env.globals.update(replacement_note=replacement_note)
+    return env
 
 
 class EmailActivities:

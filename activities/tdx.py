@@ -199,8 +199,7 @@ class TdxActivities:
         self._set_intent(key, ticket_id, None)
 
     def ticket_url(self, tdx_id: int) -> str:
-        base = self.settings.tdx_base_url.rstrip("/").removesuffix("/TDWebApi")
-        return f"{base}/TDNext/Apps/{self.settings.tdx_app_id}/Tickets/TicketDet?TicketID={tdx_id}"
+        return self.settings.tdx_ticket_url(tdx_id)
 
     @activity.defn(name="tdx_create_ticket")
     @tdx_errors

@@ -315,6 +315,14 @@ class Cancel(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class SendInviteNow(Strict):
+    """Staff: a ticket waiting for its invite gets it now (a customer who asks for the link
+    again, a VIP, the demo), instead of at the next business morning's 10:05."""
+
+    actor: Actor
+    reason: str = Field(default="", max_length=2000)
+
+
 class AssignReplacement(Strict):
     replacement: ReplacementSystem
     group: str | None = Field(default=None, max_length=100)
@@ -362,6 +370,7 @@ UPDATES: dict[str, type[Strict]] = {
     "hold": Hold,
     "release": Release,
     "cancel": Cancel,
+    "send_invite_now": SendInviteNow,
 }
 
 

@@ -6,12 +6,17 @@ trace in history) and the web app (so the error is shown next to the field at fa
 
 from __future__ import annotations
 
+from domain.labels import label
 from domain.refresh import (
+    SLOT_PICKING,
+    TERMINAL,
     ConfigView,
+    Deadline,
     DeviceChoice,
     ProvideLocation,
     RefreshOptions,
     ShippingAddress,
+    Status,
     TicketEdit,
     TicketState,
     WizardSubmission,
@@ -122,3 +127,41 @@ def check_edit(state: TicketState, config: ConfigView, msg: TicketEdit) -> None:
         raise RuleViolation("shipping_address", "only @home refreshes ship")
     if msg.location is not None and state.style == "unit_location":
         check_location(state, msg.location, None)
+
+
+# ----- signals and updates a ticket would ignore or refuse -------------------------------------
+
+
+def send_invite_now_refusal(state: TicketState) -> str | None:
+    """Why `send_invite_now` cannot move this ticket's invite to now, or None if it can.
+
+    Only a ticket still waiting for its invite has one to send early; one being set up has
+    no invite time yet (its start computes it a moment later)."""
+    if state.status != Status.pending_invite:
+        return f"the invite was already sent or is not due: this ticket is {label(state.status)}"
+    if Deadline.invite not in state.deadlines:
+        return "this ticket is still being set up; try again in a moment"
+    return None
+
+
+def signal_refusal(state: TicketState, name: str) -> str | None:
+    """Why the workflow would ignore signal `name` in `state`, or None if it acts on it.
+
+    The workflow's signal handlers and the senders (CLI, web, bulk) ask this one function,
+    so a signal that would be dropped is refused before it is sent, with the same reason."""
+    status = state.status
+    if name == "assign_replacement" and status != Status.pending_ordering:
+        return (
+            f"a replacement is assigned while the ticket waits for ordering; "
+            f"this ticket is {label(status)}"
+        )
+    if name == "assign_replacement" and state.bump_down and state.replacement_system:
+        return "a bump-down ticket brings its own replacement; exchange it instead"
+    if name in ("exchange_replacement", "set_tracking", "config_changed") and status in TERMINAL:
+        return f"this ticket is {label(status)}"
+    if name == "trigger_customer_reschedule" and status not in SLOT_PICKING:
+        return (
+            "only a ticket whose customer picks or has picked an appointment can be asked "
+            f"to pick again; this ticket is {label(status)}"
+        )
+    return None

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     # addresses); a request from anywhere else is taken at its socket's address.
     trusted_proxies: str = "127.0.0.1"
 
+    def tdx_ticket_url(self, tdx_id: int) -> str:
+        """The ticket's page in TDX's own UI (TDNext), where staff follow its links."""
+        base = self.tdx_base_url.rstrip("/").removesuffix("/TDWebApi")
+        return f"{base}/TDNext/Apps/{self.tdx_app_id}/Tickets/TicketDet?TicketID={tdx_id}"
+
     def tdx_queue(self, kind: TdxQueue) -> str:
         """The task queue of one kind of TDX call (see `domain.tdx_queues`)."""
         return tdx_queue(self.task_queue, kind)

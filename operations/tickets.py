@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.workflowservice.v1 import ResetActivityRequest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -25,6 +27,7 @@ from domain.refresh import (
     batch_workflow_id,
     workflow_id,
 )
+from domain.refresh_rules import signal_refusal
 from operations.errors import FieldError, from_rpc, from_update, from_validation, not_found
 
 STUCK_ATTEMPTS = 3  # an activity on its third attempt or later is worth a look
@@ -67,11 +70,46 @@ async def update(client: Client, ticket_id: str, name: str, data: dict[str, Any]
 
 
 async def signal(client: Client, ticket_id: str, name: str, data: dict[str, Any]) -> None:
+    """Send signal `name`, unless the ticket would ignore it: a signal cannot answer, so the
+    workflow's own rule (domain.refresh_rules.signal_refusal) is asked here first and its
+    reason is the 409's sentence. (A change between this look and the delivery is still
+    caught by the workflow, which then records the ignored signal in the audits.)"""
     msg = message(name, data, SIGNALS)
+    refusal = signal_refusal(await state(client, ticket_id), name)
+    if refusal:
+        raise FieldError(409, f"{name} refused: {refusal}")
     try:
         await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
     except RPCError as e:
         raise from_rpc(e, ticket_id) from None
+
+
+# The ticket's waits on TDX: retried hourly (the new computer's asset) and daily (delivery).
+TDX_CHECKS = ("tdx_find_asset", "tdx_delivery_progress")
+
+
+async def check_tdx_now(client: Client, ticket_id: str, who: str) -> list[str]:
+    """Look at TDX again now instead of at the check's next retry (tomorrow, for delivery):
+    a technician who just marked the system installed or closed the TDX ticket sees deskflow
+    follow at once. Resets the waiting check's retry (Temporal's ResetActivity); no message
+    to the workflow, so nothing in its history changes but the attempt. Returns the checks."""
+    due = [p.activity for p in await pending_activities(client, ticket_id)]
+    due = [name for name in due if name in TDX_CHECKS]
+    if not due:
+        raise FieldError(409, "this ticket is not waiting on TDX right now")
+    for name in due:
+        try:
+            await client.workflow_service.reset_activity(
+                ResetActivityRequest(
+                    namespace=client.namespace,
+                    execution=WorkflowExecution(workflow_id=workflow_id(ticket_id)),
+                    type=name,
+                    identity=who,
+                )
+            )
+        except RPCError as e:
+            raise from_rpc(e, ticket_id) from None
+    return due
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -51,8 +51,10 @@ app.add_typer(provisioning_app, name="provisioning")
 app.add_typer(after_hours_app, name="after-hours")
 app.add_typer(outage_app, name="outage")
 app.add_typer(triage_app, name="triage")
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line longer than the terminal is left to the terminal, never broken by rich
+# in the middle of a ticket or batch id (which a reader then copies in two pieces).
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
@@ -243,7 +245,7 @@ def print_batch_summary(p: BatchProgress) -> None:
         f"refused {len(p.refused)} (of {p.total})"
     )
     if p.refused:
-        table = Table("line", "serial", "reason", title="refused")
+        table = Table("line", Column("serial", no_wrap=True), "reason", title="refused")
         for r in sorted(p.refused, key=lambda r: r.line):
             table.add_row(str(r.line), r.serial, r.reason)
         out.print(table)
@@ -311,17 +313,23 @@ def ticket_update(
 def ticket_signal(
     ticket_id: str, name: str, json_: Annotated[str, typer.Option("--json")] = "{}"
 ) -> None:
-    """Send a signal (its payload is validated here, before it is sent)."""
+    """Send a signal: its payload is validated, and a signal the ticket would ignore in its
+    current status is refused here with the reason (exit 1), not sent."""
+    from operations import tickets
+    from operations.errors import FieldError
+
     msg = _parse("signal", name, json_, SIGNALS)
 
     async def go() -> None:
         from operations.temporal_client import connect
 
-        client = await connect()
-        await client.get_workflow_handle(workflow_id(ticket_id)).signal(name, msg)
+        data = msg.model_dump(mode="json", exclude_unset=True)
+        await tickets.signal(await connect(), ticket_id, name, data)
 
     try:
         asyncio.run(go())
+    except FieldError as e:
+        raise fail(f"ticket {ticket_id}: {e.message}") from None
     except RPCError as e:
         raise fail(f"ticket {ticket_id}: {e.message}") from None
     out.print(f"{name} sent to {workflow_id(ticket_id)}")
@@ -440,7 +448,7 @@ def _run_bulk(title: str, total: int, job) -> None:
             results = asyncio.run(go())
         except RPCError as e:
             raise fail(e.message) from None
-    table = Table("line", "ticket", "result", "detail", title=title)
+    table = Table("line", Column("ticket", no_wrap=True), "result", "detail", title=title)
     for r in results:
         table.add_row(
             str(r.line),

@@ -16,9 +16,10 @@ runs a missed action once within the catch-up window.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import select
 from temporalio.client import (
     Client,
     Schedule,
@@ -33,6 +34,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
 from domain.desk_messages import CATCH_UP_SCHEDULE_ID, CATCH_UP_WORKFLOW, CatchUpInput
 from domain.provisioning import REPORT_SCHEDULE_ID, REPORT_WORKFLOW, ReportInput
@@ -46,8 +48,11 @@ from domain.scheduled_jobs import (
     ApproverDigestInput,
     DiscoverSlotsInput,
     GenerateSlotsInput,
+    GenerateSlotsResult,
 )
 from domain.settings import Settings
+from store.db import make_engine, session_factory
+from store.tables import ScheduleSlot
 
 TEMPORAL_FRIDAY = 5  # Temporal's day_of_week counts from Sunday = 0
 
@@ -150,3 +155,43 @@ async def register_schedules(
             await client.get_schedule_handle(schedule_id).update(keep_pause)
             done[schedule_id] = "updated"
     return done
+
+
+# ----- `deskflow dev` only ------------------------------------------------------------------
+
+DEV_DISCOVERY_EVERY = timedelta(minutes=1)
+
+
+async def dev_cadence(client: Client) -> None:
+    """Under `deskflow dev`, slot discovery also runs every minute: a demo ticket whose
+    replacement was just assigned offers appointment times within a minute, not at 13:00.
+    (Production keeps 06:00 and 13:00; `deskflow schedules register` puts them back.)"""
+
+    def every_minute(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        schedule = current.description.schedule
+        schedule.spec.intervals = [ScheduleIntervalSpec(every=DEV_DISCOVERY_EVERY)]
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(DISCOVERY_SCHEDULE_ID).update(every_minute)
+
+
+async def generate_slots_if_none(client: Client, settings: Settings) -> int | None:
+    """Run slot generation once now if no team has a future slot (a first start): the
+    nightly schedule would leave the calendar empty until 00:30. Returns the slots made,
+    or None when there were slots already."""
+    with session_factory(make_engine(settings.database_url))() as db:
+        upcoming = db.scalar(
+            select(ScheduleSlot.id).where(ScheduleSlot.start_at > datetime.now(UTC)).limit(1)
+        )
+    if upcoming is not None:
+        return None
+    result = await client.execute_workflow(
+        GENERATE_WORKFLOW,
+        GenerateSlotsInput(),
+        id=f"{GENERATE_WORKFLOW}-first-start",
+        task_queue=settings.task_queue,
+        execution_timeout=timedelta(minutes=10),
+        result_type=GenerateSlotsResult,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return result.created

@@ -15,7 +15,7 @@ from tests.workflows.helpers import reach, start, state, ticket_input, until
 DESKFLOW = str(Path(sys.executable).with_name("deskflow"))
 
 
-async def deskflow(env, settings, *args: str) -> tuple[int, str]:
+async def deskflow(env, settings, *args: str, columns: str = "200") -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         DESKFLOW,
         *args,
@@ -25,7 +25,7 @@ async def deskflow(env, settings, *args: str) -> tuple[int, str]:
             "DESKFLOW_TASK_QUEUE": settings.task_queue,
             "DESKFLOW_DATABASE_URL": settings.database_url,
             "DESKFLOW_SECRET_KEY": settings.secret_key.get_secret_value(),
-            "COLUMNS": "200",
+            "COLUMNS": columns,
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -124,3 +124,43 @@ async def test_load_keeps_rows_the_file_dropped_unless_pruned(env, worker, tmp_p
     assert "slot_preferences: 0 created, 0 updated, 2 unchanged, 1 deleted" in out
     code, out = await deskflow(env, own, "load", str(fewer))
     assert code == 0 and "not in the file" not in out, out
+async def test_a_signal_the_ticket_would_ignore_is_refused_with_the_reason(env, worker):
+    inp = ticket_input("on_prem", "lsa-onprem")
+    handle = await start(env, worker, inp)
+    await until(handle, lambda s: s.setup_done and s.invite_at, "setup")
+
+    code, out = await deskflow(
+        env,
+        worker,
+        "ticket",
+        "signal",
+        inp.ticket_id,
+        "assign_replacement",
+        "--json",
+        '{"replacement": {"serial": "N1", "platform": "windows", "model": "x"}}',
+    )
+    assert code == 1, out
+    assert "assign_replacement refused" in out and "Waiting to invite the customer" in out
+    assert "sent" not in out
+    s = await state(handle)
+    assert s.replacement_system is None
+    assert not any(a.action == "ignored assign_replacement" for a in s.audits)
+
+    code, out = await deskflow(
+        env,
+        worker,
+        "ticket",
+        "update",
+        inp.ticket_id,
+        "send_invite_now",
+        "--json",
+        '{"actor": "ops"}',
+    )
+    assert code == 0, out
+    await until(handle, lambda s: s.status == Status.pending_wizard, "invite sent now")
+
+
+async def test_ids_are_never_broken_over_two_lines(env, worker):
+    batch = "demo-lsa-fy27-onprem-a-long-batch-id-for-a-narrow-terminal"
+    code, out = await deskflow(env, worker, "batch", "show", batch, columns="40")
+    assert code == 1 and batch in out, out

@@ -132,6 +132,13 @@ class StaffAction:
 
 
 STAFF_ACTIONS: dict[str, StaffAction] = {
+    "send_invite_now": StaffAction(
+        Perm.manage_tickets,
+        True,
+        schemas.SendInviteNowBody,
+        "Send the customer's invite now instead of at 10:05 on its business day, e.g. for "
+        "a customer who asks for the link (Refresh Manager)",
+    ),
     "provide_location": StaffAction(
         Perm.manage_tickets,
         True,
@@ -200,6 +207,13 @@ async def staff_action(
         return await tickets.update(client, ticket_id, name, data)
     await tickets.signal(client, ticket_id, name, data)
     return None
+
+
+async def check_tdx_now(app: WebApp, staff: Staff, ticket_id: str) -> list[str]:
+    """Staff ask deskflow to look at TDX now (see operations.tickets.check_tdx_now)."""
+    if not staff.can(Perm.manage_tickets):
+        raise forbidden()
+    return await tickets.check_tdx_now(await app.client(), ticket_id, staff.username)
 
 
 async def approver_identity(app: WebApp, staff: Staff, ticket_id: str) -> tuple[Ticket, str]:

@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from itsdangerous import SignatureExpired
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from domain.customer_links import LinkError, verify
+from domain.labels import event_sentence, label, replacement_note
 from domain.settings import Settings
 from operations.errors import FieldError, forbidden, not_found
 from operations.itsm_lookup import TicketLookups
@@ -65,7 +67,14 @@ class WebApp:
         self._client_lock = asyncio.Lock()
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         self.templates.env.globals.update(app=self)
-        self.templates.env.filters.update(when=self.when, day=self.day)
+        self.templates.env.filters.update(
+            when=self.when,
+            day=self.day,
+            label=label,
+            # codes -> (code, words) options of a <select>
+            labelled=lambda codes, table: [(c, label(c, table)) for c in codes],
+        )
+        self.templates.env.globals.update(replacement_note=replacement_note)
 
     async def client(self) -> Client:
         if self._client is None:
@@ -108,8 +117,27 @@ class WebApp:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).strftime(fmt)
 
+    def when_or_day(self, moment: datetime | str) -> str:
+        """The instant, or only its day at local midnight: a no-customer ticket's generic
+        day 1 is "00:00 on the day", not an appointment at 12:00 AM."""
+        words = self.when(moment)
+        return self.day(moment) if words.endswith(" 12:00 AM") else words
+
     def day(self, moment: datetime | str | None) -> str:
         return self.when(moment, "%A %B %-d, %Y")
+
+    def event_line(self, kind: str, detail: dict[str, Any] | None, tdx_url: str | None) -> Markup:
+        """An event as a sentence (domain.labels) whose TDX ticket is a link to it: the
+        event's own TDX ticket if it names one, else the refresh's (a task's events)."""
+        text = str(escape(event_sentence(kind, detail, self.when_or_day)))
+        tdx_id = (detail or {}).get("tdx_ticket_id")
+        if tdx_id is not None:
+            link = escape(self.settings.tdx_ticket_url(int(tdx_id)))
+            mention = f"TDX ticket {escape(tdx_id)}"
+            text = text.replace(mention, f'<a href="{link}">{mention}</a>', 1)
+        elif tdx_url and kind.startswith("tdx."):
+            text += f' <a href="{escape(tdx_url)}">(open in TDX)</a>'
+        return Markup(text)
 
     def temporal_ui_link(self, ticket_id: str) -> str:
         base = self.settings.temporal_ui_url.rstrip("/")

@@ -23,6 +23,7 @@ from domain.refresh import (
     Release,
     ReplacementSystem,
     Reschedule,
+    SendInviteNow,
     SetTracking,
     Strict,
     TicketEdit,
@@ -50,6 +51,7 @@ CancelBody = without(Cancel, "actor")
 ExchangeBody = without(ExchangeReplacement, "actor")
 TrackingBody = without(SetTracking, "actor")
 TriggerRescheduleBody = without(TriggerCustomerReschedule, "actor")
+SendInviteNowBody = without(SendInviteNow, "actor")
 ApproveBody = without(Approve, "approver")
 RejectBody = without(Reject, "approver")
 ChangeRequestBody = without(ChangeRequest, "approver")

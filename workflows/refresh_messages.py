@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Reject,
         Release,
         Reschedule,
+        SendInviteNow,
         SetTracking,
         SlotsAvailable,
         Status,
@@ -54,7 +55,13 @@ with workflow.unsafe.imports_passed_through():
         TriggerCustomerReschedule,
         WizardSubmission,
     )
-    from domain.refresh_rules import check_edit, check_provide_location, check_wizard
+    from domain.refresh_rules import (
+        check_edit,
+        check_provide_location,
+        check_wizard,
+        send_invite_now_refusal,
+        signal_refusal,
+    )
     from workflows import refresh_activities as act
     from workflows.messages import MessageRefused, read_message
     from workflows.refresh_base import SEARCH_ATTRIBUTES_FROM_SYNC, TicketBase
@@ -77,6 +84,7 @@ class TicketMessages(TicketBase):
             "hold": (self._check_hold, self.hold),
             "release": (self._check_release, self.release),
             "cancel": (self._check_cancel, self.cancel),
+            "send_invite_now": (self._check_send_invite_now, self.send_invite_now),
         }
         self._signals: dict[str, Handle] = {
             "assign_replacement": self.assign_replacement,
@@ -277,12 +285,24 @@ class TicketMessages(TicketBase):
         if self.s.status in TERMINAL:
             raise ApplicationError(f"ticket is already {self.s.status.value}")
 
+    async def send_invite_now(self, msg: SendInviteNow) -> TicketState:
+        """The invite deadline moves to now; the run loop (waiting on it) sends the invite."""
+        self.s.deadlines[Deadline.invite] = workflow.now()
+        self._audit(msg.actor, "invite sent now", detail=msg.reason)
+        self._touch()
+        return self.s
+
+    def _check_send_invite_now(self, msg: SendInviteNow) -> None:
+        refusal = send_invite_now_refusal(self.s)
+        if refusal:
+            raise ApplicationError(refusal)
+
     # ----- signals ---------------------------------------------------------------------------
 
     async def assign_replacement(self, msg: AssignReplacement) -> None:
         """The order group's (bulk) assignment: ordering is done, the ticket advances."""
         s = self.s
-        if s.status != Status.pending_ordering or (s.bump_down and s.replacement_system):
+        if signal_refusal(s, "assign_replacement"):
             self._audit(msg.actor, "ignored assign_replacement", detail=f"ticket is {s.status}")
             return
         s.replacement_system, s.replacement_group = msg.replacement, msg.group
@@ -294,7 +314,7 @@ class TicketMessages(TicketBase):
     async def exchange_replacement(self, msg: ExchangeReplacement) -> None:
         """Swap the system (hardware failure etc.); never advances the ticket."""
         s = self.s
-        if s.status in TERMINAL:
+        if signal_refusal(s, "exchange_replacement"):
             return
         old = s.replacement_system.serial if s.replacement_system else "none"
         s.replacement_system = msg.replacement
@@ -309,7 +329,7 @@ class TicketMessages(TicketBase):
         self._touch()
 
     async def set_tracking(self, msg: SetTracking) -> None:
-        if self.s.status in TERMINAL:
+        if signal_refusal(self.s, "set_tracking"):
             return
         self.s.tracking_number = msg.tracking_number
         self._audit(msg.actor, "tracking number", detail=msg.tracking_number)
@@ -317,7 +337,11 @@ class TicketMessages(TicketBase):
     async def config_changed(self, msg: ConfigChanged) -> None:
         """Note the newer config; the loop reloads it before its next step (no I/O here)."""
         s = self.s
-        if s.status in TERMINAL or msg.config_id != s.config_id or self._context is None:
+        if (
+            signal_refusal(s, "config_changed")
+            or msg.config_id != s.config_id
+            or self._context is None
+        ):
             return  # a run that has not loaded its config yet will load the newest one
         if msg.version > max(self.ctx.config.version, self._config_wanted or 0):
             self._config_wanted = msg.version
@@ -327,7 +351,7 @@ class TicketMessages(TicketBase):
         """Free the slot and invite the customer to pick again (e.g. the slot was deleted)."""
         async with self._one_at_a_time:
             s = self.s
-            if s.status not in SLOT_PICKING:
+            if signal_refusal(s, "trigger_customer_reschedule"):
                 self._audit(msg.actor, "ignored reschedule request", detail=f"ticket is {s.status}")
                 return
             old = s.slot.slot_id if s.slot else None

@@ -81,9 +81,9 @@ async def test_digest_goes_out_on_fridays_only(env, worker, sim):
     assert mail.subject == "Refresh tickets you approve: 5 this week, 2 awaiting your approval"
     text = mail.text
     headings = [
-        "Pending approval (2)",
-        "Pending ordering (1)",
-        "Delivery scheduled (1)",
+        "Waiting for approval (2)",
+        "Waiting for a replacement computer (1)",
+        "Appointment booked (1)",
         "Complete (1)",
     ]
     positions = [text.index(h) for h in headings]

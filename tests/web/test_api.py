@@ -17,7 +17,17 @@ from tests.web.helpers import (
     login,
     to_customer_scheduling,
 )
-from tests.workflows.helpers import add_slot, local, reach, settle, ticket_input, until
+from tests.workflows.helpers import (
+    add_slot,
+    local,
+    move_clock_to,
+    reach,
+    settle,
+    start,
+    state,
+    ticket_input,
+    until,
+)
 
 ADDRESS = {
     "name": "Jane Doe",
@@ -167,8 +177,13 @@ async def test_staff_ticket_endpoints(web, env, worker, sim):
     fault(r, 422, "replacement.platform")
     r = await web.post(f"{url}/set_tracking", json={"tracking_number": "1Z"}, headers=admin)
     fault(r, 422, "tracking_number")
+    # A signal the ticket would ignore is refused before it is sent, with the reason.
     r = await web.post(f"{url}/trigger_customer_reschedule", json={"reason": "r"}, headers=manager)
-    assert r.status_code == 202
+    assert "this ticket is Waiting for the customer's choices" in fault(r, 409, None)
+    audits = (await state(handle)).audits
+    assert not any(a.action == "ignored reschedule request" for a in audits)
+    r = await web.post(f"{url}/send_invite_now", json={}, headers=manager)
+    assert "the invite was already sent" in fault(r, 409, None)
     r = await web.post(
         f"{url}/edit", json={"delegate": {"name": "D", "email": "bad"}}, headers=admin
     )
@@ -183,6 +198,23 @@ async def test_staff_ticket_endpoints(web, env, worker, sim):
     assert (
         r.status_code == 200 and {"tickets", "failed_emails", "stuck_activities"} <= r.json().keys()
     )
+
+
+async def test_send_invite_now_by_a_refresh_manager(web, env, worker, sim):
+    await move_clock_to(env, local(2027, 3, 1, 14, 0))
+    inp = ticket_input("on_prem", "lsa-onprem")
+    handle = await start(env, worker, inp)
+    await until(handle, lambda s: s.setup_done and s.invite_at, "setup")
+    url = f"/api/tickets/{inp.ticket_id}/send_invite_now"
+    fault(await web.post(url, json={}, headers=await bearer(web, "appr1")), 403, None)
+    manager = await bearer(web, "manager")
+    check = f"/api/tickets/{inp.ticket_id}/check_tdx_now"
+    assert "not waiting on TDX" in fault(await web.post(check, headers=manager), 409, None)
+    r = await web.post(url, json={"reason": "VIP"}, headers=manager)
+    assert r.status_code == 200, r.text
+    s = await until(handle, lambda s: s.status == Status.pending_wizard, "invite sent")
+    assert any(a.action == "invite sent now" and a.actor == "manager" for a in s.audits)
+    assert sim.mail.find(ticket=inp.ticket_id, template="invite")
 
 
 async def test_approver_endpoints(web, env, worker, sim):

@@ -253,6 +253,8 @@ async def test_admin_uploads_a_batch_and_assigns_replacements(browser, live, env
     await shot(admin, "admin-06-order-group")
     await admin.click("button:has-text('Assign replacements')")
     await admin.wait_for_selector("text=Assigned 2 replacements")
+    # The assigned tickets are not offered for a second assignment.
+    assert await admin.locator("#serial_0").count() == 0
     await shot(admin, "admin-07-assigned")
     for tid in started:
         s = await until(
@@ -265,7 +267,12 @@ async def test_admin_uploads_a_batch_and_assigns_replacements(browser, live, env
     # The ticket page: state, audits, links to TDX and the Temporal Web UI.
     await admin.goto(f"{live}/tickets/{started[0]}")
     body = await admin.inner_text("main")
-    assert "pending_itsm_existence" in body and "replacement assigned" in body
+    assert "Waiting for the new computer to appear in TDX" in body
+    assert "replacement assigned" in body and "pending_itsm_existence" not in body
+    # Events read as sentences whose TDX ticket is a link, never a dict's text.
+    assert "TDX refresh ticket created: TDX ticket" in body and "{'" not in body
+    tdx_link = admin.locator("main td a", has_text="TDX ticket").first
+    assert "/TDNext/Apps/" in await tdx_link.get_attribute("href")
     href = await admin.get_attribute("text=Workflow in Temporal Web UI", "href")
     assert href.endswith(f"/namespaces/default/workflows/refresh-{started[0]}")
     await shot(admin, "admin-08-ticket")

@@ -16,7 +16,7 @@ async def test_staff_forms_need_csrf_and_show_errors_by_their_field(web, env, wo
 
     csrf = await login(web, "manager")
     page = await web.get(url)
-    assert page.status_code == 200 and "pending_wizard" in page.text
+    assert page.status_code == 200 and "Waiting for the customer&#39;s choices" in page.text
     assert re.search(rf'name="csrf_token" value="{re.escape(csrf)}"', page.text)
     assert "Cancel ticket" not in page.text  # a Refresh Administrator's action
 

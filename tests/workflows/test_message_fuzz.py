@@ -67,6 +67,7 @@ VALID: dict[str, dict[str, Any]] = {
     "hold": {"actor": "nit-lead", "reason": "on leave"},
     "release": {"actor": "nit-lead"},
     "cancel": {"actor": "admin", "reason": "retired"},
+    "send_invite_now": {"actor": "nit-lead", "reason": "the customer asked for the link"},
     "assign_replacement": {"replacement": replacement("FUZZ0001"), "group": "G1"},
     "exchange_replacement": {"replacement": replacement("FUZZ0002"), "actor": "admin"},
     "slots_available": {

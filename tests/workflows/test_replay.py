@@ -30,6 +30,8 @@ MAIN_PATHS = {
     # The same path recorded after the `search-attributes-from-sync` patch (new runs).
     "on_prem_complete_attributes_from_sync",
     "on_prem_cancelled",
+    # Staff sent the invite at once (the `send_invite_now` update).
+    "send_invite_now",
     "remote_delegate_complete",
     "remote_can_run1",
     "remote_can_last_run",

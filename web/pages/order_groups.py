@@ -22,6 +22,14 @@ async def _order_group_page(
 ):
     flt = queries.TicketFilter(config=config or None, batch=batch or None)
     rows = await app.read(queries.tickets_in_status, [Status.pending_ordering.value], flt)
+    # A ticket assigned a moment ago is still pending_ordering in the projection until its
+    # workflow's next sync: it is not listed again, inviting a second assignment.
+    assigned = set(result["done"]) if result else set()
+    rows = [
+        r
+        for r in rows
+        if r.ticket_id not in assigned and not (r.state or {}).get("replacement_assigned")
+    ]
     proposed: dict[str, str] = {}
     for cfg in await app.read(queries.configs):
         for r in rows:

@@ -17,7 +17,7 @@ from domain.refresh import EDITABLE, PROBLEM_STATUSES
 from operations import tickets
 from operations.errors import FieldError
 from web import actions, forms, queries, schemas
-from web.deps import STAFF_WITH, App, TicketViewer, WebApp
+from web.deps import STAFF_WITH, App, TicketManager, TicketViewer, WebApp
 from web.pages.render import page
 from web.security import Perm, Staff
 
@@ -73,6 +73,8 @@ async def problems_page(request: Request, staff: TicketViewer, app: App):
 
 
 NOTICES = {
+    "send_invite_now": "The invite is on its way to the customer.",
+    "check_tdx_now": "deskflow is looking at TDX again; reload in a moment.",
     "provide_location": "Location provided.",
     "hold": "The ticket is on hold.",
     "release": "The hold is released.",
@@ -157,6 +159,24 @@ def _register_action(name: str, perm: Perm) -> None:
 
     handler.__name__ = f"ticket_{name}"
     router.add_api_route(f"/tickets/{{ticket_id}}/{name}", handler, methods=["POST"])
+
+
+@router.post("/tickets/{ticket_id}/check_tdx_now")
+async def ticket_check_tdx_now(
+    request: Request,
+    ticket_id: str,
+    staff: TicketManager,
+    app: App,
+):
+    try:
+        await actions.check_tdx_now(app, staff, ticket_id)
+    except FieldError as e:
+        if e.status != 409:
+            raise
+        return await _ticket_page(
+            app, request, staff, ticket_id, {"_form": e.message}, "check_tdx_now", e.status
+        )
+    return RedirectResponse(f"/tickets/{ticket_id}?done=check_tdx_now", status_code=303)
 
 
 for _name, _action in actions.STAFF_ACTIONS.items():

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from domain.refresh import Status, TicketState
 from web import actions, queries, schemas
 from web.actions import STAFF_ACTIONS, StaffAction
-from web.deps import STAFF_WITH, App, TicketEditor, TicketViewer
+from web.deps import STAFF_WITH, App, TicketEditor, TicketManager, TicketViewer
 from web.responses import (
     Accepted,
     AuditOut,
@@ -112,3 +112,14 @@ def _add_staff_action(name: str, action: StaffAction) -> None:
 
 for _name, _action in STAFF_ACTIONS.items():
     _add_staff_action(_name, _action)
+
+
+@router.post(
+    "/tickets/{ticket_id}/check_tdx_now",
+    status_code=202,
+    summary="Look at TDX again now: the new computer's asset, or installed/closed "
+    "(instead of at the check's next retry; Refresh Manager)",
+)
+async def check_tdx_now(ticket_id: str, staff: TicketManager, app: App) -> Accepted:
+    await actions.check_tdx_now(app, staff, ticket_id)
+    return Accepted()

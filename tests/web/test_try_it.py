@@ -1,0 +1,381 @@
+"""The README's "Try it" walk, in chromium, against `deskflow dev` itself.
+
+The real `deskflow dev` (Temporal dev server, stand-ins, worker, web app) runs from a fresh
+var/ in a temporary directory on its own ports (DESKFLOW_DEV_PORT_OFFSET), started the way a
+script starts it: with SIGINT ignored. A newcomer's walk: the invite in the mailbox within a
+minute, the customer's wizard, the approver, the order group, the customer's slot, "mark
+installed" in the TDX stand-in, complete. The first test saves a screenshot per step in
+docs/try-it/ (the README shows them); the second restarts the whole stack midway.
+
+Runs in the Makefile's ALONE group: it starts a whole system and waits on real minutes
+(slot discovery runs every minute under `deskflow dev`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from operations.deployment_checks import new_codec_key
+from starter.dev import DevPorts
+from tests.web.browser import CHROMIUM_ARGS, chromium_path
+
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None, reason="chromium is not installed (apt-get install -y chromium)"
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "try-it"
+DESKFLOW = str(Path(sys.executable).with_name("deskflow"))
+PASSWORD = "deskflow-dev"  # demo/reference.yaml
+TICKET = "lsa-fy27-onprem.DEMO-LSA-002"  # Alan Smith's MacBook Air; approver jdoe
+CUSTOMER = "asmith@example.edu"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def free_offset() -> int:
+    """A DESKFLOW_DEV_PORT_OFFSET whose every port is free (another `deskflow dev` may run)."""
+    for offset in range(21000, 40000, 700):
+        ports = DevPorts.from_env({"DESKFLOW_DEV_PORT_OFFSET": str(offset)})
+        try:
+            for port in vars(ports).values():
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError("no free set of ports for deskflow dev")
+
+
+@dataclass
+class Stack:
+    """One `deskflow dev` and where it listens; `start` again after `stop` reuses var/."""
+
+    var: Path
+    offset: int
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    banner_at: float = 0.0
+
+    @property
+    def ports(self) -> DevPorts:
+        return DevPorts.from_env({"DESKFLOW_DEV_PORT_OFFSET": str(self.offset)})
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.ports.web}"
+
+    @property
+    def sim(self) -> str:
+        return f"http://127.0.0.1:{self.ports.sim}"
+
+    async def start(self) -> None:
+        mark = self.log.stat().st_size if self.log.exists() else 0
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [DESKFLOW, "dev"],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: every child is found at the end
+            # As from a script run in the background: SIGINT ignored (inherited).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            text = self.log.read_bytes()[mark:].decode(errors="replace")
+            if "deskflow is running." in text:
+                self.banner_at = time.monotonic()
+                return
+            assert self.proc.poll() is None, f"deskflow dev exited: {text[-3000:]}"
+            await asyncio.sleep(0.5)
+        raise AssertionError("deskflow dev did not start in 300 s")
+
+    async def stop(self, signum: int) -> None:
+        """Stop by `signum`; every process of the stack must be gone."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+        await asyncio.to_thread(self.proc.wait, 60)
+        for _ in range(60):
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.5)
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        raise AssertionError(f"{signal.Signals(signum).name} left processes of deskflow dev")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def workflow_count(stack: Stack) -> int:
+    """The demo's workflows (batches, tickets, slot generation) the stack's Temporal server
+    holds, by its own CLI; the schedules' runs (discovery every minute) come and go."""
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("temporal")),
+            "workflow",
+            "count",
+            "--address",
+            f"127.0.0.1:{stack.ports.temporal}",
+            "--query",
+            'WorkflowType IN ("RefreshBatch", "RefreshTicket", "GenerateScheduleSlots")',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(re.search(r"Total: (\d+)", out).group(1))
+
+
+@pytest.fixture
+async def stack(tmp_path) -> AsyncIterator[Stack]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("DESKFLOW_", "TEMPORAL_"))}
+    offset = free_offset()
+    env = {
+        **keep,
+        "DESKFLOW_DEV_PORT_OFFSET": str(offset),
+        "DESKFLOW_DEV_VAR": str(tmp_path / "var"),
+        "DESKFLOW_SECRET_KEY": "try-it-walk-secret-key-0123456789abcdef",
+        "DESKFLOW_CODEC_KEYS": new_codec_key("walk1"),
+        "DESKFLOW_AT_REST_KEYS": new_codec_key("walkrest1"),
+    }
+    s = Stack(var=tmp_path / "var", offset=offset, env=env, log=tmp_path / "deskflow-dev.log")
+    try:
+        yield s
+    finally:
+        s.kill()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        await b.close()
+
+
+class Walk:
+    """The README's steps, each saving its screenshot when `shots` is set."""
+
+    def __init__(self, stack: Stack, browser, shots: Path | None) -> None:
+        self.stack, self.browser, self.shots = stack, browser, shots
+        self.link = ""
+
+    async def shot(self, page, name: str) -> None:
+        if self.shots is not None:
+            self.shots.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+    async def page(self, viewport):
+        context = await self.browser.new_context(viewport=viewport)
+        page = await context.new_page()
+        page.on("dialog", lambda d: d.accept())
+        return page
+
+    async def sign_in(self, username: str):
+        page = await self.page(DESKTOP)
+        await page.goto(f"{self.stack.web}/")
+        await page.fill("#f-username", username)
+        await page.fill("#f-password", PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_load_state()
+        return page
+
+    async def state(self) -> dict:
+        async with httpx.AsyncClient(base_url=self.stack.web, timeout=30) as http:
+            r = await http.post("/api/session", json={"username": "radmin", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {r.json()['token']}"}
+            r = await http.get(f"/api/tickets/{TICKET}", headers=headers)
+            r.raise_for_status()
+            return r.json()["state"]
+
+    async def until(self, check, what: str, timeout: float = 180) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = await self.state()
+            if check(s):
+                return s
+            await asyncio.sleep(1)
+        raise AssertionError(f"{what}: not within {timeout:.0f} s; the ticket is {s['status']}")
+
+    async def invite_in_mailbox(self) -> float:
+        """Seconds from the start of `deskflow dev` until the customer's invite is there."""
+        url = f"{self.stack.sim}/mailbox/api/messages"
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(120):
+                found = (
+                    await http.get(url, params={"ticket": TICKET, "template": "invite"})
+                ).json()
+                if found:
+                    break
+                await asyncio.sleep(0.5)
+        assert found and found[0]["to"] == [CUSTOMER], found
+        waited = time.monotonic() - self.stack.started_at
+        self.link = next(w for w in found[0]["text"].split() if "/c/" in w)
+        page = await self.page(DESKTOP)
+        await page.goto(f"{self.stack.sim}/mailbox")
+        await self.shot(page, "01-mailbox")
+        return waited
+
+    async def customer_wizard(self) -> None:
+        page = await self.page(PHONE)
+        await page.goto(self.link)
+        await self.shot(page, "02-customer-invited")
+        await page.get_by_role("link", name="Start the Refresh Wizard").click()
+        assert await page.input_value("#f-location") == "Mason Hall, 3300"
+        await page.click("text=Next")
+        await page.check("input[value='mac|Mac mini M4']")
+        await self.shot(page, "03-wizard-device")
+        for _ in range(3):  # peripherals, software, review
+            await page.click("text=Next")
+        assert "Mac mini M4" in await page.inner_text("main")
+        await self.shot(page, "04-wizard-review")
+        await page.click("text=Confirm and submit")
+        await page.wait_for_selector("text=your answers are submitted")
+        await self.until(lambda s: s["status"] == "pending_approval", "wizard submitted")
+
+    async def approver_approves(self) -> None:
+        page = await self.sign_in("jdoe")
+        await page.goto(f"{self.stack.web}/approvals")
+        await page.click(f"text={TICKET}")
+        await page.fill("#approve-comment", "Fine by LSA")
+        await self.shot(page, "05-approver")
+        await page.click("button:has-text('Approve')")
+        await page.wait_for_selector("text=Approved.")
+        await self.until(lambda s: s["status"] == "pending_ordering", "approved")
+
+    async def admin_assigns(self) -> None:
+        page = await self.sign_in("radmin")
+        row = page.locator(f"input[type=hidden][value='{TICKET}']")
+        for _ in range(60):  # listed once the workflow has written its projection
+            await page.goto(f"{self.stack.web}/order-groups?batch=demo-lsa-fy27-onprem")
+            if await row.count():
+                break
+            await asyncio.sleep(0.5)
+        i = (await row.get_attribute("name")).removeprefix("ticket_")
+        await page.fill(f"#serial_{i}", "DEMO-NEW-101")
+        await page.select_option(f"#platform_{i}", "mac")
+        await page.fill(f"#model_{i}", "MacBook Air 13-inch M3")
+        await self.shot(page, "06-order-group")
+        await page.click("button:has-text('Assign replacements')")
+        await page.wait_for_selector("text=Assigned 1 replacement")
+        assert await row.count() == 0  # not offered for a second assignment
+        await self.shot(page, "07-assigned")
+
+    async def customer_picks_a_slot(self) -> None:
+        # Slot discovery offers times within a minute under `deskflow dev`.
+        await self.until(
+            lambda s: s["status"] == "pending_customer_scheduling", "slots offered", 240
+        )
+        page = await self.page(PHONE)
+        await page.goto(self.link)
+        await page.get_by_role("link", name="Pick an appointment time").click()
+        await self.shot(page, "08-pick-slot")
+        await page.locator("input[name=slot_id]").first.check()
+        await page.click("text=Book this time")
+        await page.wait_for_selector("text=Your appointment is booked")
+        body = await page.inner_text("main")
+        assert "You chose a Mac mini M4; we are sending a MacBook Air 13-inch M3" in body
+        await self.shot(page, "09-booked")
+        await self.until(
+            lambda s: (
+                s["status"] == "delivery_scheduled"
+                and s["confirmed_version"] == s["schedule_version"]
+            ),
+            "appointment confirmed",
+        )
+
+    async def tdx(self, path: str) -> None:
+        """The TDX stand-in's console API: what a technician does in TDX."""
+        async with httpx.AsyncClient(base_url=f"{self.stack.sim}/_sim/tdx", timeout=10) as http:
+            (await http.post(path)).raise_for_status()
+
+    async def staff_checks_tdx(self, status: str, shot: str) -> None:
+        page = await self.sign_in("radmin")
+        await page.goto(f"{self.stack.web}/tickets/{TICKET}")
+        await page.click("button:has-text('Check TDX now')")
+        await page.wait_for_load_state()
+        body = await page.inner_text("main")
+        assert "deskflow is looking at TDX again" in body, body
+        await self.until(lambda s: s["status"] == status, status, 60)
+        await page.goto(f"{self.stack.web}/tickets/{TICKET}")
+        await self.shot(page, shot)
+
+    async def installed_then_complete(self) -> None:
+        s = await self.state()
+        tdx_id = s["tdx"]["ticket_id"]
+        await self.tdx(f"/tickets/{tdx_id}/tasks/{s['tdx']['tasks']['deliver']}/complete")
+        await self.staff_checks_tdx("installed", "10-installed")
+        await self.tdx(f"/tickets/{tdx_id}/close")
+        await self.staff_checks_tdx("complete", "11-complete")
+        page = await self.page(PHONE)
+        await page.goto(self.link)
+        assert "Complete" in await page.inner_text("main")
+        await self.shot(page, "12-customer-complete")
+
+
+async def test_the_readme_walk_from_make_run_to_complete(stack, browser):
+    await stack.start()
+    walk = Walk(stack, browser, DOCS)
+    waited = await walk.invite_in_mailbox()
+    # Within a minute of `make run` being up (after migrations, servers and demo batches).
+    assert time.monotonic() - stack.banner_at < 60, waited
+    print(f"invite in the mailbox {waited:.1f} s after `deskflow dev` started")
+    await walk.customer_wizard()
+    await walk.approver_approves()
+    await walk.admin_assigns()
+    await walk.customer_picks_a_slot()
+    await walk.installed_then_complete()
+    await stack.stop(signal.SIGINT)  # ignored by the script that started it, still honoured
+
+
+async def test_the_walk_goes_on_after_a_restart_of_the_whole_stack(stack, browser):
+    await stack.start()
+    walk = Walk(stack, browser, None)
+    await walk.invite_in_mailbox()
+    await walk.customer_wizard()
+    await walk.approver_approves()
+    async with httpx.AsyncClient(timeout=10) as http:
+        tdx_before = (await http.get(f"{stack.sim}/_sim/tdx/tickets")).json()
+
+    workflows = workflow_count(stack)
+    await stack.stop(signal.SIGTERM)
+    await stack.start()
+    # Nothing started twice: no demo batch again, no second slot generation.
+    assert workflow_count(stack) == workflows
+    assert stack.log.read_text().count("no appointment slots yet") == 1
+    async with httpx.AsyncClient(timeout=10) as http:
+        tdx_after = (await http.get(f"{stack.sim}/_sim/tdx/tickets")).json()
+    forgotten = {t["ID"] for t in tdx_before} - {t["ID"] for t in tdx_after}
+    if forgotten:
+        pytest.xfail(
+            f"the TDX stand-in forgot {len(forgotten)} of its {len(tdx_before)} tickets across "
+            "the restart (kept in memory): the rest of the walk needs the stand-ins' "
+            "persistence (issue 14)"
+        )
+    await walk.admin_assigns()
+    await walk.customer_picks_a_slot()
+    await walk.installed_then_complete()
+    await stack.stop(signal.SIGINT)

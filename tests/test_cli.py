@@ -124,6 +124,8 @@ async def test_load_keeps_rows_the_file_dropped_unless_pruned(env, worker, tmp_p
     assert "slot_preferences: 0 created, 0 updated, 2 unchanged, 1 deleted" in out
     code, out = await deskflow(env, own, "load", str(fewer))
     assert code == 0 and "not in the file" not in out, out
+
+
 async def test_a_signal_the_ticket_would_ignore_is_refused_with_the_reason(env, worker):
     inp = ticket_input("on_prem", "lsa-onprem")
     handle = await start(env, worker, inp)

@@ -58,11 +58,13 @@ def raise_for(response: httpx.Response) -> None:
     raise ItsmError(response.status_code, message)
 
 
-RETRYABLE_4XX = frozenset({408, 409, 429})
+# 401/403 are retried too: bad or rotated credentials are fixed by an operator, and the
+# writes waiting on them (visible as stuck activities meanwhile) then go through.
+RETRYABLE_4XX = frozenset({401, 403, 408, 409, 429})
 
 
 def permanent(status: int) -> bool:
-    """A 4xx the same call will meet again: not worth a retry."""
+    """A 4xx the same call will meet again whatever anyone does: not worth a retry."""
     return 400 <= status < 500 and status not in RETRYABLE_4XX
 
 

@@ -115,9 +115,20 @@ class ClockState(BaseModel):
 
 
 def apply_event(
-    s: ClockState, desk: ServiceDesk, event: ItsmEvent, now: datetime, warn: list[int]
+    s: ClockState,
+    desk: ServiceDesk,
+    event: ItsmEvent,
+    now: datetime,
+    warn: list[int],
+    timeline: bool = True,
 ) -> list[str]:
-    """Fold one event into the clock; returns what changed, in words (empty: nothing)."""
+    """Fold one event into the clock; returns what changed, in words (empty: nothing).
+
+    `timeline` False is the rule before status changes were ordered by the ITSM's own times
+    (histories recorded then replay with it; see `SlaClock`, patch `sla-status-timeline`)."""
+    if not timeline:
+        return _apply_by_arrival(s, desk, event, now, warn)
+    _seed_marks(s)
     changes: list[str] = []
     t = event.ticket
     a = event.action
@@ -148,6 +159,67 @@ def apply_event(
     for at, key, status in facts:
         _mark(s, StatusMark(at=min(max(at, opened), now), order=key, status=status))
     return changes + _read_timeline(s)
+
+
+def _seed_marks(s: ClockState) -> None:
+    """A clock carried over (continue-as-new) from before the timeline has pauses and a
+    finish but no status facts: rebuild the facts from them, so its past pauses are kept."""
+    if s.status_marks or s.last_update is None or s.opened_at is None:
+        return
+    marks = [StatusMark(at=s.opened_at, status=TicketStatus.new)]
+    for p in s.pauses:
+        marks.append(StatusMark(at=p.start, status=TicketStatus.on_hold))
+        if p.end is not None:
+            marks.append(StatusMark(at=p.end, status=TicketStatus.in_progress))
+    if s.finished_at is not None and s.status in FINISHED:
+        marks.append(StatusMark(at=s.finished_at, status=s.status))
+    elif marks[-1].status != s.status:
+        marks.append(StatusMark(at=max(s.last_update, marks[-1].at), status=s.status))
+    s.status_marks = sorted(marks, key=lambda m: m.key)
+
+
+def _apply_by_arrival(
+    s: ClockState, desk: ServiceDesk, event: ItsmEvent, now: datetime, warn: list[int]
+) -> list[str]:
+    """Status changes taken in the order they arrive (an older snapshot changes nothing)."""
+    changes: list[str] = []
+    t = event.ticket
+    when = min(max(event.ticket.updated_at, s.last_update or t.opened_at), now)
+    a = event.action
+    if a is not None and a.id not in s.seen_actions:
+        s.seen_actions = [*s.seen_actions, a.id][-SEEN_ACTIONS_KEPT:]
+        if a.kind == ActionKind.agent_reply and s.responded_at is None and not s.finished:
+            s.responded_at = min(max(a.at, t.opened_at), now)
+            changes.append("first response")
+    if s.last_update is not None and t.updated_at < s.last_update:
+        return changes
+    first = s.last_update is None
+    s.last_update = t.updated_at
+    s.summary, s.client, s.team = t.summary, t.client, t.team or s.team
+    if first:
+        s.opened_at = t.opened_at
+        s.milestones = milestones(warn)
+    if t.priority != s.priority:
+        if not first:
+            s.retargets += 1
+            changes.append(f"priority {s.priority or '-'} -> {t.priority}")
+        s.priority = t.priority
+        s.targets = targets_for(desk, t)
+        _rearm(s, desk.calendar, now)
+    if t.status != s.status:
+        changes.append(f"status {s.status.value} -> {t.status.value}")
+        hold = t.status == TicketStatus.on_hold
+        if hold and not s.paused and not s.finished:
+            s.pauses = [*s.pauses, Pause(start=when)]
+        elif not hold and s.paused:
+            s.pauses[-1] = Pause(start=s.pauses[-1].start, end=max(when, s.pauses[-1].start))
+        if t.status in FINISHED and not s.finished:
+            s.finished_at = when
+        elif t.status not in FINISHED and s.finished:
+            s.finished_at = None
+            changes.append("reopened")
+        s.status = t.status
+    return changes
 
 
 def _mark(s: ClockState, mark: StatusMark) -> None:

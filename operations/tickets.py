@@ -7,6 +7,7 @@ workflow validator's own sentence, next to the field it names.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,8 @@ from domain.refresh_rules import signal_refusal
 from operations.errors import FieldError, from_rpc, from_update, from_validation, not_found
 
 STUCK_ATTEMPTS = 3  # an activity on its third attempt or later is worth a look
+
+logger = logging.getLogger(__name__)
 
 
 def message(name: str, data: dict[str, Any], registry: dict[str, type[BaseModel]]) -> dict:
@@ -93,7 +96,7 @@ async def check_tdx_now(client: Client, ticket_id: str, who: str) -> list[str]:
     a technician who just marked the system installed or closed the TDX ticket sees deskflow
     follow at once. Resets the waiting check's retry (Temporal's ResetActivity); no message
     to the workflow, so nothing in its history changes but the attempt. Returns the checks."""
-    due = [p.activity for p in await pending_activities(client, ticket_id)]
+    due = [p.activity for p in await pending_activities(client, ticket_id, strict=True)]
     due = [name for name in due if name in TDX_CHECKS]
     if not due:
         raise FieldError(409, "this ticket is not waiting on TDX right now")
@@ -109,6 +112,8 @@ async def check_tdx_now(client: Client, ticket_id: str, who: str) -> list[str]:
             )
         except RPCError as e:
             raise from_rpc(e, ticket_id) from None
+    # ResetActivity leaves no trace in the ticket's history: the staff action is logged here.
+    logger.info("check TDX now on %s by %s: %s", ticket_id, who, ", ".join(due))
     return due
 
 
@@ -135,10 +140,15 @@ async def failure_message(client: Client, failure: Failure) -> str:
     return str(getattr(err, "message", None) or err)
 
 
-async def pending_activities(client: Client, ticket_id: str) -> list[PendingActivity]:
+async def pending_activities(
+    client: Client, ticket_id: str, strict: bool = False
+) -> list[PendingActivity]:
+    """The ticket's pending activities; none for an unknown ticket, or a 404 when `strict`."""
     try:
         desc = await client.get_workflow_handle(workflow_id(ticket_id)).describe()
-    except RPCError:
+    except RPCError as e:
+        if strict:
+            raise from_rpc(e, ticket_id) from None
         return []
     out = []
     for p in desc.raw_description.pending_activities:

@@ -175,7 +175,8 @@ def build_router(sim: TdxSim) -> APIRouter:
             return _not_found(app_id, TicketID)
         task = sim.tasks.get(int(TaskID)) if TaskID.isdigit() else None
         if task is None or task["TicketID"] != ticket["ID"]:
-            body = f"<h1>Task not found</h1><p>Ticket {ticket['ID']} has no task {TaskID}.</p>"
+            missing = html.escape(TaskID)
+            body = f"<h1>Task not found</h1><p>Ticket {ticket['ID']} has no task {missing}.</p>"
             return _page("Task not found", body, status=404)
         if task["PercentComplete"] < 100:
             sim.add_task_feed(

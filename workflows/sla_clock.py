@@ -101,10 +101,13 @@ class SlaClock:
         s, desk = self._state, self._desk
         events, self.inbox = sorted(self.inbox, key=lambda e: e.order), []
         now = workflow.now()
+        # Status changes ordered by the ITSM's own times (histories from before order them by
+        # arrival, and replay so).
+        timeline = workflow.patched("sla-status-timeline")
         for event in events:
             if self.ticket is None or event.ticket.updated_at >= self.ticket.updated_at:
                 self.ticket = event.ticket
-            apply_event(s, desk, event, now, desk.spec.warn_at_percent)
+            apply_event(s, desk, event, now, desk.spec.warn_at_percent, timeline)
         refresh(s, desk.calendar, now)
 
     async def _tell_due(self) -> None:

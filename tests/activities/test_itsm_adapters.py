@@ -156,3 +156,15 @@ def test_stand_ins_keep_their_records_across_a_restart(tmp_path):
     sn.store.close()
     sn_again = ServiceNowSim(path=str(tmp_path / "sn.db"))
     assert sn_again.query("incident", f"number={inc['number']}")[0]["short_description"] == "Kept"
+
+
+@pytest.mark.parametrize(
+    "status, retried",
+    [(400, False), (404, False), (422, False), (401, True), (403, True), (429, True), (409, True)],
+)
+def test_which_refusals_are_retried(status, retried):
+    """A deleted ticket or a malformed write is not retried; bad credentials are (an operator
+    fixes them and the waiting writes go through), as are rate limits and conflicts."""
+    from activities.itsm_http import permanent
+
+    assert permanent(status) is not retried

@@ -321,3 +321,27 @@ def test_a_close_delivered_before_an_earlier_hold_ends_the_pause_at_the_close():
     s = clock(event(at(12, 7, 9)), closed, HOLD, now=at(12, 7, 13))
     assert s.pauses == [Pause(start=at(12, 7, 10), end=at(12, 7, 12))]
     assert s.finished_at == at(12, 7, 12) and s.state == SlaState.met
+
+
+def test_a_clock_carried_over_from_before_the_timeline_keeps_its_pauses():
+    """A clock that continued-as-new before status facts were kept (pauses, no facts) and is
+    released now counts its hold, as a clock that saw the whole story does."""
+    hold_open = event(at(12, 7, 10), hold_action("2", at(12, 7, 10), ON_HOLD), status=ON_HOLD)
+    fresh = clock(event(at(12, 7, 9)), hold_open, now=at(12, 7, 10))
+    carried = fresh.model_copy(update={"status_marks": []})  # the old shape
+    release = event(at(12, 8, 15), hold_action("3", at(12, 8, 15), IN_PROGRESS), status=IN_PROGRESS)
+    for s in (fresh, carried):
+        apply_event(s, DESK, release, at(12, 8, 15), [50, 75, 90])
+        refresh(s, CAL, at(12, 8, 15))
+    assert carried.pauses == fresh.pauses == [Pause(start=at(12, 7, 10), end=at(12, 8, 15))]
+    assert carried.state == fresh.state == SlaState.running
+    assert carried.resolution_due == fresh.resolution_due
+
+
+def test_histories_from_before_the_timeline_keep_the_arrival_order():
+    """Unpatched (replayed) clocks take status changes as they arrive: an older snapshot
+    after a newer one changes nothing, as it did when those histories were recorded."""
+    s = ClockState(itsm="halo", ticket_id="1001")
+    for e in (event(at(12, 7, 9)), RELEASE, HOLD):
+        apply_event(s, DESK, e, at(12, 7, 12), [50, 75, 90], timeline=False)
+    assert s.pauses == [] and s.status == IN_PROGRESS

@@ -85,6 +85,12 @@ async def test_ticket_page_shows_the_ticket_and_its_buttons_move_it(sim: SimServ
             assert (await tdx.get_task(ticket["ID"], deliver["ID"]))["PercentComplete"] == 100
             assert (await tdx.get_task(ticket["ID"], build["ID"]))["PercentComplete"] == 0
 
+            # A task id that is not one of the ticket's comes back as text, never as markup.
+            forged = buttons(installed.text)["Close ticket"].replace("/Close?", "/CompleteTask?")
+            odd = await http.post(f"{sim.http_url}{forged}&TaskID=<script>alert(1)</script>")
+            assert odd.status_code == 404 and "<script>" not in odd.text
+            assert "has no task &lt;script&gt;" in odd.text
+
             closed = await http.post(sim.http_url + buttons(installed.text)["Close ticket"])
             assert "Closed" in closed.text and buttons(closed.text) == {}
             assert (await tdx.get_ticket(ticket["ID"]))["StatusName"] == "Closed"

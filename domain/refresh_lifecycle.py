@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.business_calendar import BusinessCalendar
+from domain.business_calendar import INVITE_TIME, BusinessCalendar
 from domain.refresh import Deadline, Status, Style
 
 # Business days after the invite (seed 001, timeline 5 and 6).
@@ -25,9 +25,11 @@ def first_status(style: Style) -> Status:
 
 
 def wizard_deadlines(calendar: BusinessCalendar, invited: datetime) -> dict[Deadline, datetime]:
-    """Two reminders, then the hand-over to staff, counted from the scheduled invite."""
+    """Two reminders, then the hand-over to staff, counted from the invite's business day at
+    the invite time (10:05): an invite staff sent early, late at night, still reminds at 10:05."""
     days = {**WIZARD_REMINDERS, Deadline.location_info: LOCATION_INFO_AFTER}
-    return {name: calendar.business_days_after(invited, n) for name, n in days.items()}
+    base = calendar.at_local(calendar.business_day_of(invited), INVITE_TIME)
+    return {name: calendar.business_days_after(base, n) for name, n in days.items()}
 
 
 def status_after_location(requires_approval: bool, approved_by: str | None) -> Status:

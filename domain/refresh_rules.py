@@ -144,19 +144,27 @@ def send_invite_now_refusal(state: TicketState) -> str | None:
     return None
 
 
+def assign_refusal(status: Status, bump_down: bool, has_replacement: bool) -> str | None:
+    """Why `assign_replacement` would be ignored (also asked row by row by the bulk upload,
+    which reads the console's rows, not a ticket's state), or None."""
+    if status != Status.pending_ordering:
+        return (
+            f"a replacement is assigned while the ticket waits for ordering; "
+            f"this ticket is {label(status)}"
+        )
+    if bump_down and has_replacement:
+        return "a bump-down ticket brings its own replacement; exchange it instead"
+    return None
+
+
 def signal_refusal(state: TicketState, name: str) -> str | None:
     """Why the workflow would ignore signal `name` in `state`, or None if it acts on it.
 
     The workflow's signal handlers and the senders (CLI, web, bulk) ask this one function,
     so a signal that would be dropped is refused before it is sent, with the same reason."""
     status = state.status
-    if name == "assign_replacement" and status != Status.pending_ordering:
-        return (
-            f"a replacement is assigned while the ticket waits for ordering; "
-            f"this ticket is {label(status)}"
-        )
-    if name == "assign_replacement" and state.bump_down and state.replacement_system:
-        return "a bump-down ticket brings its own replacement; exchange it instead"
+    if name == "assign_replacement":
+        return assign_refusal(status, state.bump_down, state.replacement_system is not None)
     if name in ("exchange_replacement", "set_tracking", "config_changed") and status in TERMINAL:
         return f"this ticket is {label(status)}"
     if name == "trigger_customer_reschedule" and status not in SLOT_PICKING:

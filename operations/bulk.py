@@ -37,6 +37,7 @@ from domain.refresh import (
     TicketState,
     workflow_id,
 )
+from domain.refresh_rules import assign_refusal
 from store.tables import Ticket
 
 IN_FLIGHT = 16
@@ -369,11 +370,13 @@ async def assign_replacements(
                 tid=tid,
             )
             continue
-        if ticket.status != Status.pending_ordering.value:
-            refuse(f"ticket is {ticket.status}, not pending_ordering", tid=tid)
-            continue
-        if (ticket.state or {}).get("bump_down") and ticket.replacement_serial:
-            refuse("bump-down ticket: its replacement was given at creation", tid=tid)
+        refusal = assign_refusal(
+            Status(ticket.status),
+            bool((ticket.state or {}).get("bump_down")),
+            bool(ticket.replacement_serial),
+        )
+        if refusal:
+            refuse(refusal, tid=tid)
             continue
         seen_tickets[tid], seen_serials[serial] = row.line, row.line
         msg = AssignReplacement(replacement=row.replacement, group=row.group or group, actor=actor)

@@ -22,6 +22,7 @@ from sim.app import SimServer
 from starter.dev_server import register_search_attributes
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
+from tests.web.browser import browser  # noqa: F401 (the session's chromium, for every browser test)
 
 # Tests run as development does (operations.deployment_checks): test secrets are accepted,
 # also by the worker and web processes some tests start, which inherit this environment.

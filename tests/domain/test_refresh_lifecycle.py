@@ -72,6 +72,9 @@ def test_wizard_reminders_at_5_and_10_business_days_then_staff_at_14():
         Deadline.wizard_reminder_2: local(2027, 3, 16, 10, 5),
         Deadline.location_info: local(2027, 3, 22, 10, 5),
     }
+    # Sent early by staff ("send the invite now") on Monday 23:40: counted from the next
+    # business day's 10:05, so the customer is not reminded at 23:40.
+    assert wizard_deadlines(cal, local(2027, 3, 1, 23, 40)) == got
 
 
 def test_state_of_an_older_run_reads_with_its_facts_recovered_from_the_audits():

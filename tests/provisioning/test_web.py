@@ -3,10 +3,7 @@ reveal), the JSON API (field errors, roles), and the route × role rules of prov
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
 from domain.provisioning import Status
 from tests.itsm.helpers import local, move_to
@@ -21,7 +18,7 @@ from tests.provisioning.helpers import (
     wait_halo,
     wait_state,
 )
-from tests.web.browser import CHROMIUM_ARGS, chromium_path, shot
+from tests.web.browser import shot
 
 PASSWORDS = {u: f"{u}-password" for u in ("pat", "casey", "sam", "alex", "morgan")}
 
@@ -117,16 +114,6 @@ async def test_routes_by_role(env, halo, sim):
             for user, headers in tokens.items():
                 r = await http.request(method, path, headers=headers, json={"field": "x"})
                 assert (r.status_code != 403) == (user in allowed), (method, path, user, r.text)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 async def test_exhibit_a_page_shows_errors_under_fields_and_audits_the_reveal(

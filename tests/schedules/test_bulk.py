@@ -122,7 +122,8 @@ async def test_assign_from_csv_with_bad_rows(env, worker, tmp_path):
     await projected_status(worker, id2, Status.pending_itsm_existence)
     again = await assign_replacements_csv(env.client, sessions_for(worker), csv_text, actor="admin")
     assert [r.detail for r in again[:2]] == [
-        "ticket is pending_itsm_existence, not pending_ordering"
+        "a replacement is assigned while the ticket waits for ordering; "
+        "this ticket is Waiting for the new computer to appear in TDX"
     ] * 2
     assert not any(r.ok for r in again)
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from domain.refresh import Status
-from tests.web.browser import CHROMIUM_ARGS, chromium_path, shot
+from tests.web.browser import shot
 from tests.web.helpers import (
     PASSWORD,
     invite_link,
@@ -28,16 +28,6 @@ from web.embedded import serve
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 @pytest.fixture

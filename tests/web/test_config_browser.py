@@ -9,7 +9,7 @@ from __future__ import annotations
 from domain.refresh import Status
 from tests.web.browser import shot
 from tests.web.helpers import invited
-from tests.web.test_browser import browser, error_next_to, live, sign_in  # noqa: F401 (fixtures)
+from tests.web.test_browser import error_next_to, live, sign_in  # noqa: F401 (fixtures)
 from tests.web.test_config_tickets import seed_tdx
 from tests.web.test_configs import IDS
 from tests.workflows.helpers import reach, settle, ticket_input

@@ -31,7 +31,6 @@ import pytest
 
 from operations.deployment_checks import new_codec_key
 from starter.dev import DevPorts
-from tests.web.browser import CHROMIUM_ARGS, chromium_path
 
 ROOT = Path(__file__).resolve().parents[2]
 # The README's screenshots are refreshed on request only; a plain run leaves the tree clean.
@@ -162,16 +161,6 @@ async def stack(tmp_path) -> AsyncIterator[Stack]:
         yield s
     finally:
         s.kill()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 class Walk:

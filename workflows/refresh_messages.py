@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TicketEdit,
         TicketState,
         TriggerCustomerReschedule,
+        UpdateAck,
         WizardSubmission,
     )
     from domain.refresh_rules import check_edit, check_provide_location, check_wizard
@@ -93,7 +94,12 @@ class TicketMessages(TicketBase):
     @workflow.update(dynamic=True)
     async def _on_update(self, name: str, args: Sequence[RawValue]) -> Any:
         _, handle = self._updates[name]
-        return await handle(self._read_update(name, args))
+        self._replying = True
+        result = await handle(self._read_update(name, args))
+        # The caller needs to know it was accepted, not the whole ticket (see UpdateAck).
+        if isinstance(result, TicketState):
+            return UpdateAck(ticket_id=self.s.ticket_id, status=self.s.status)
+        return result
 
     @_on_update.validator
     def _check_update(self, name: str, args: Sequence[RawValue]) -> None:

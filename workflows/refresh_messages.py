@@ -152,6 +152,8 @@ class TicketMessages(TicketBase):
 
     def _check_submit_wizard(self, msg: WizardSubmission) -> None:
         self._require(Status.pending_wizard)
+        if self.s.wizard_submitted:
+            raise ApplicationError("the wizard is already submitted")
         check_wizard(self.s, self.ctx.config, msg)
 
     async def pick_slot(self, msg: PickSlot) -> TicketState:

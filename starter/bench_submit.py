@@ -257,6 +257,8 @@ async def submit_figures(
         py = sys.executable
         web = [py, "-m", "uvicorn", "web.app:create_app", "--factory", "--host", "127.0.0.1"]
         web += ["--port", str(web_port), "--log-level", "warning", "--no-access-log"]
+        # Each browser's connection waits idle between its review page and its Confirm.
+        web += ["--timeout-keep-alive", "600"]
         with processes(
             ([py, str(ROOT / "worker.py")], env, workdir / "worker.log"),
             ([py, "-m", "starter.bench_baseline"], base_env, workdir / "baseline.log"),

@@ -33,10 +33,11 @@ SEARCH_ATTRIBUTES_FROM_SYNC = "search-attributes-from-sync"
 # workflow task of its own, with only the audits not written yet. Older runs wrote it
 # inside every change's workflow task, so an update's reply waited for the database.
 PROJECTION_AFTER_REPLY = "projection-after-reply"
-# How long after an update's reply its projection is written: just enough for the reply's
-# workflow task to complete first (the timer is durable, so a crash in between still
-# ends with the row written by the next worker).
-AFTER_REPLY = timedelta(milliseconds=1)
+# How long after an update's reply its projection is written. The reply's workflow task
+# completes first whatever the wait; a second lets a burst of replies (100 customers
+# confirming at once) go out before the worker spends time on their rows. The timer is
+# durable: a crash in between still ends with the row written by the next worker.
+AFTER_REPLY = timedelta(seconds=1)
 
 
 class TicketBase:

@@ -185,10 +185,8 @@ class Customer:
         return took
 
 
-async def timed(calls: list[Callable[[], Awaitable[float]]], at_once: bool) -> list[float]:
-    if at_once:
-        return list(await asyncio.gather(*(c() for c in calls)))
-    return [await c() for c in calls]
+async def at_once(calls: list[Callable[[], Awaitable[float]]]) -> list[float]:
+    return list(await asyncio.gather(*(c() for c in calls)))
 
 
 def bare_update(client: Client, wf_id: str) -> Callable[[], Awaitable[float]]:
@@ -308,18 +306,21 @@ async def _latency_and_cpu(
 
         one = slice(0, rounds_c1)
         many = slice(rounds_c1, rounds_c1 + concurrency)
-        base_c1 = await timed([bare_update(client, b) for b in baselines[one]], False)
-        submit_c1 = await timed([c.confirm for c in customers[one]], False)
+        # One at a time, alternating, so both kinds meet the same load on the machine.
+        base_c1, submit_c1 = [], []
+        for wf, customer in zip(baselines[one], customers[one], strict=True):
+            base_c1.append(await bare_update(client, wf)())
+            submit_c1.append(await customer.confirm())
         await idle(worker)
         await idle(base)
 
         cpu = cpu_ms(base)
-        base_c100 = await timed([bare_update(client, b) for b in baselines[many]], True)
+        base_c100 = await at_once([bare_update(client, b) for b in baselines[many]])
         await idle(base)
         base_cpu = (cpu_ms(base) - cpu) / concurrency
 
         cpu, web_cpu = cpu_ms(worker), cpu_ms(web)
-        submit_c100 = await timed([c.confirm for c in customers[many]], True)
+        submit_c100 = await at_once([c.confirm for c in customers[many]])
         await until_rows(
             sessions,
             ids[many],

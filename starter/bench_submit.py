@@ -41,6 +41,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+from sqlalchemy import create_engine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -238,9 +239,11 @@ async def submit_figures(
             }
         )
         migrate(local.database_url)
-        sessions = session_factory(make_engine(local.database_url))
-        with sessions.begin() as db:
+        with session_factory(make_engine(local.database_url)).begin() as db:
             load_reference_file(ROOT / "demo" / "reference.yaml", db)
+        # Reads only: plain deferred transactions, which WAL never makes wait for a writer
+        # (`make_engine` opens every transaction for writing).
+        sessions = session_factory(create_engine(local.database_url))
         address = client.service_client.config.target_host
         lifted = {
             "DESKFLOW_TDX_MAX_CALLS_PER_MINUTE": "1000000",

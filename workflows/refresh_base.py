@@ -119,6 +119,7 @@ class TicketBase:
             await self._project()
 
     async def _project_after_reply(self) -> None:
+        """The projection of what updates changed, once their replies have gone out."""
         await workflow.sleep(AFTER_REPLY)
         self._replying, self._after_reply = False, None
         await self._project()

@@ -111,6 +111,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
             triage.project,
         ],
         activity_executor=executor,
+        max_cached_workflows=settings.worker_cache_size,
     )
     tdx_workers = [
         Worker(

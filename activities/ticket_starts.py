@@ -1,7 +1,18 @@
-"""start_refresh_ticket: start a ticket's workflow exactly once, findable from the start."""
+"""start_refresh_ticket: start a ticket's workflow exactly once, findable from the start.
+
+A batch starts tickets at the pace the workers set them up: each start returns once the
+new ticket's row shows it set up (its TDX ticket made), so a batch's IN_FLIGHT rows bound
+how many tickets are being set up at once. Without that, a 2,000-row batch with TDX's
+limits lifted handed one worker thousands of workflow tasks at once, and many waited past
+their sticky schedule-to-start timeout.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -10,7 +21,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from domain import search_attributes as sa
 from domain.refresh import WORKFLOW_TYPE, RefreshTicketInput, StartResult, StartTicket, workflow_id
-from store.tables import RefreshConfig, SupportTeam
+from store.tables import RefreshConfig, SupportTeam, Ticket
+
+# Longest a start waits for its ticket's setup, under the batch's 30 s start_to_close: a
+# ticket whose setup is slow (TDX down) holds its batch row no longer than this.
+SETUP_WAIT_SECONDS = 20.0
 
 
 def initial_search_attributes(t: RefreshTicketInput) -> TypedSearchAttributes:
@@ -72,4 +87,23 @@ class TicketStartActivities:
     async def start_refresh_ticket(self, req: StartTicket) -> StartResult:
         with self.sessions() as db:
             check_references(db, req.ticket)
-        return await start_ticket(self.client, self.task_queue, req.ticket, req.started_by)
+        result = await start_ticket(self.client, self.task_queue, req.ticket, req.started_by)
+        await self.set_up(req.ticket.ticket_id)
+        return result
+
+    async def set_up(self, ticket_id: str, timeout: float = SETUP_WAIT_SECONDS) -> bool:
+        """Whether the ticket's row shows it set up within `timeout` (polled, backing off)."""
+        deadline = time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            if await asyncio.to_thread(self._is_set_up, ticket_id):
+                return True
+            if time.monotonic() + pause > deadline:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    def _is_set_up(self, ticket_id: str) -> bool:
+        with self.sessions() as db:
+            query = select(Ticket.tdx_ticket_id).where(Ticket.ticket_id == ticket_id)
+            return db.scalar(query) is not None

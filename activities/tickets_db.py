@@ -23,7 +23,7 @@ from domain.activity_requests import (
 )
 from domain.business_calendar import BusinessCalendar
 from domain.holiday_dates import closed_dates_for
-from domain.refresh import BookedSlot, TeamView, TicketContext
+from domain.refresh import BookedSlot, TeamView, TicketContext, TicketState
 from store import slots as slot_rules
 from store.config_history import loaded_version, record_load
 from store.reference import config_view
@@ -87,47 +87,63 @@ class TicketDbActivities:
 
     @activity.defn(name="project_ticket")
     def project_ticket(self, req: ProjectTicket) -> None:
-        """Upsert the ticket's row and append the audits not written yet."""
+        """Upsert the ticket's row (unless it holds a newer revision) and add new audits.
+
+        Idempotent: a retry finds its audits written and its revision in place. Runs before
+        `revision` (0) always write, and send every audit: those already written are skipped.
+        """
         s = req.state
-        now = datetime.now(UTC)
         with self.sessions.begin() as db:
             row = db.get(Ticket, s.ticket_id)
             if row is None:
                 row = Ticket(ticket_id=s.ticket_id, created_at=s.created_at)
                 db.add(row)
-            row.config_id = s.config_id
-            row.batch_id = s.batch_id
-            row.style = s.style
-            row.status = s.status.value
-            row.support_team = s.support_team
-            row.user_uniqname = s.user.uniqname
-            row.user_email = str(s.user.email)
-            row.user_name = s.user.name
-            row.delegate_email = str(s.delegate.email) if s.delegate else None
-            row.existing_serial = s.existing_system.serial
-            row.replacement_serial = s.replacement_system.serial if s.replacement_system else None
-            row.tdx_ticket_id = s.tdx.ticket_id
-            row.day1 = s.day1
-            row.slot_id = s.slot.slot_id if s.slot and s.slot.slot_id else None
-            row.state = s.model_dump(mode="json")
-            row.updated_at = now
-            written = set(db.scalars(select(Audit.seq).where(Audit.ticket_id == s.ticket_id)).all())
+            if s.revision == 0 or int((row.state or {}).get("revision", 0)) < s.revision:
+                self._fill_row(row, s)
+            seqs = [a.seq for a in s.audits]
+            if not seqs:
+                return
+            written = set(
+                db.scalars(
+                    select(Audit.seq).where(Audit.ticket_id == s.ticket_id, Audit.seq.in_(seqs))
+                )
+            )
             version = loaded_version(db, s.ticket_id, activity.info().workflow_run_id)
             under = {} if version is None else {"config_version": version}
-            for a in s.audits:
-                if a.seq not in written:
-                    db.add(
-                        Audit(
-                            ticket_id=s.ticket_id,
-                            seq=a.seq,
-                            at=a.at,
-                            actor=a.actor,
-                            action=a.action,
-                            from_status=a.from_status,
-                            to_status=a.to_status,
-                            detail={"text": a.detail, **under},
-                        )
-                    )
+            db.add_all(
+                Audit(
+                    ticket_id=s.ticket_id,
+                    seq=a.seq,
+                    at=a.at,
+                    actor=a.actor,
+                    action=a.action,
+                    from_status=a.from_status,
+                    to_status=a.to_status,
+                    detail={"text": a.detail, **under},
+                )
+                for a in s.audits
+                if a.seq not in written
+            )
+
+    @staticmethod
+    def _fill_row(row: Ticket, s: TicketState) -> None:
+        row.config_id = s.config_id
+        row.batch_id = s.batch_id
+        row.style = s.style
+        row.status = s.status.value
+        row.support_team = s.support_team
+        row.user_uniqname = s.user.uniqname
+        row.user_email = str(s.user.email)
+        row.user_name = s.user.name
+        row.delegate_email = str(s.delegate.email) if s.delegate else None
+        row.existing_serial = s.existing_system.serial
+        row.replacement_serial = s.replacement_system.serial if s.replacement_system else None
+        row.tdx_ticket_id = s.tdx.ticket_id
+        row.day1 = s.day1
+        row.slot_id = s.slot.slot_id if s.slot and s.slot.slot_id else None
+        # The audits are rows of their own (and the request carries only the new ones).
+        row.state = s.model_dump(mode="json", exclude={"audits"})
+        row.updated_at = datetime.now(UTC)
 
     @activity.defn(name="record_event")
     def record_event(self, req: RecordEvent) -> None:

@@ -12,7 +12,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.refresh import BookedSlot, TicketState
+from domain.refresh import (
+    BookedSlot,
+    Delegate,
+    ExistingSystem,
+    Person,
+    ReplacementSystem,
+    ShippingAddress,
+    Style,
+    TdxRefs,
+    TicketState,
+)
 
 
 class Req(BaseModel):
@@ -91,13 +101,47 @@ class DeliveryCheck(Req):
     installed_known: bool
 
 
+class EmailTicket(BaseModel):
+    """The part of a ticket its emails (templates, calendar file, recipient) read.
+
+    An email's input is kept in the ticket's history: the whole state (audits, options,
+    offers) was 92-96 % of it. Built from a `TicketState` by attribute; extra fields are
+    ignored, so an email scheduled with the whole ticket before this model still reads.
+    """
+
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+    ticket_id: str
+    style: Style
+    user: Person
+    delegate: Delegate | None = None
+    existing_system: ExistingSystem
+    replacement_system: ReplacementSystem | None = None
+    location: str | None = None
+    unit_location: str | None = None
+    shipping_address: ShippingAddress | None = None
+    slot: BookedSlot | None = None
+    schedule_version: int = 0
+    tracking_number: str | None = None
+    tdx: TdxRefs = TdxRefs()
+
+    @property
+    def recipient(self) -> str:
+        """A delegate receives every customer email instead of the user."""
+        return str(self.delegate.email if self.delegate else self.user.email)
+
+    @property
+    def recipient_name(self) -> str:
+        return self.delegate.name if self.delegate else self.user.name
+
+
 class EmailRequest(Req):
     key: str
     ticket_id: str
     template: str
     audience: Literal["customer", "mac_engineering", "approver", "team"] = "customer"
     to: str | None = None
-    ticket: TicketState | None = None
+    ticket: EmailTicket | None = None
     extra: dict[str, Any] = {}
 
 
@@ -136,6 +180,9 @@ class RecordEvent(Req):
 
 
 class ProjectTicket(Req):
+    """The ticket's row as of `state`; `state.audits` holds the audits not written yet
+    (older runs sent them all: the activity skips those it has)."""
+
     state: TicketState
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 
 import holidays
 
@@ -33,11 +34,17 @@ def closed_dates_for(
         if subdivision is not None:
             raise ValueError(f"subdivision {subdivision!r} given without a country")
         return frozenset(closed)
+    return frozenset(closed | _country_days(country, subdivision, tuple(years)))
+
+
+@lru_cache(maxsize=64)
+def _country_days(country: str, subdivision: str | None, years: tuple[int, ...]) -> frozenset[date]:
+    """Remembered: every ticket start reads its calendar, and `holidays` computes each
+    year's dates afresh (most of a ticket's setup CPU in the worker before this cache)."""
     try:
         country_days = holidays.country_holidays(country, subdiv=subdivision, years=list(years))
     except NotImplementedError as exc:
         raise ValueError(
             f"unknown holiday country/subdivision {country!r}/{subdivision!r}: {exc}"
         ) from exc
-    closed.update(country_days.keys())
-    return frozenset(closed)
+    return frozenset(country_days.keys())

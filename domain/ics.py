@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
+from domain.activity_requests import EmailTicket
 from domain.refresh import TicketState
 
 PRODID = "-//deskflow//refresh//EN"
@@ -24,7 +25,7 @@ def _calendar(name: str) -> Calendar:
     return cal
 
 
-def appointment_ics(ticket: TicketState, public_url: str) -> bytes:
+def appointment_ics(ticket: EmailTicket | TicketState, public_url: str) -> bytes:
     assert ticket.slot is not None
     cal = _calendar(f"Computer refresh {ticket.ticket_id}")
     ev = Event()

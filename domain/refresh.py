@@ -534,6 +534,9 @@ class TicketState(Strict):
     audits: list[AuditEntry] = Field(default_factory=list)
     emails: list[EmailSent] = Field(default_factory=list)
     setup_done: bool = False
+    # One more per projection write: the app database keeps the highest it saw, so a late
+    # write of an older state never overwrites a newer one.
+    revision: int = 0
 
     @computed_field
     @property
@@ -604,6 +607,20 @@ def batch_workflow_id(batch_id: str) -> str:
 def batch_ticket_id(config_id: str, serial: str) -> str:
     """One ticket per system per config: re-running a batch finds the same ids."""
     return f"{config_id}.{serial.upper()}"
+
+
+class UpdateAck(BaseModel):
+    """What an accepted update answers: which ticket, and its status now.
+
+    Small on purpose (the web app shows a page of its own, from the `state` query, after
+    the redirect). Its fields are a subset of `TicketState`'s, so a full state also reads
+    as an acknowledgement.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    ticket_id: str
+    status: Status
 
 
 class BatchRow(Strict):

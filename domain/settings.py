@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/deskflow.db"
     timezone: str = "America/Detroit"
     task_queue: str = "deskflow"
+    # Workflows a worker keeps in memory (DESKFLOW_WORKER_CACHE_SIZE). A cached ticket
+    # answers a message or query at once; an evicted one is replayed from its history first
+    # (about 50 ms instead of 7). Each costs memory: see docs/benchmarks.md for the figure.
+    worker_cache_size: int = Field(1000, ge=0)
 
     temporal_address: str = Field(
         "localhost:7233",

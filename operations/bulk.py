@@ -450,10 +450,11 @@ async def _updates(
         seen[tid] = line
 
         async def send(line=line, tid=tid, name=name, msg=msg, describe=describe) -> RowResult:
+            handle = client.get_workflow_handle(workflow_id(tid))
             try:
-                state = await client.get_workflow_handle(workflow_id(tid)).execute_update(
-                    name, msg, result_type=TicketState
-                )
+                await handle.execute_update(name, msg)
+                # An update answers an acknowledgement; the row's detail reads the ticket.
+                state = await handle.query("state", result_type=TicketState)
             except WorkflowUpdateFailedError as e:
                 return RowResult(
                     line=line, ticket_id=tid, action=name, ok=False, detail=_update_reason(e)

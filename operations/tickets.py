@@ -25,6 +25,7 @@ from domain.refresh import (
     UPDATES,
     BatchProgress,
     TicketState,
+    UpdateAck,
     batch_workflow_id,
     workflow_id,
 )
@@ -59,9 +60,11 @@ async def state(client: Client, ticket_id: str) -> TicketState:
 
 
 async def update(client: Client, ticket_id: str, name: str, data: dict[str, Any]) -> Any:
-    """Send update `name` (validated against the contract first); returns its result."""
+    """Send update `name` (validated against the contract first); returns its result:
+    the TDX ticket id for `request_change`, else an `UpdateAck` (the `state` query tells
+    the rest)."""
     msg = message(name, data, UPDATES)
-    result_type = int if name == "request_change" else TicketState
+    result_type = int if name == "request_change" else UpdateAck
     try:
         return await client.get_workflow_handle(workflow_id(ticket_id)).execute_update(
             name, msg, result_type=result_type

@@ -271,6 +271,9 @@ async def _measure(log: Path) -> dict[str, float | int]:
         from starter.bench_outage import bench_outage_resolution
 
         figures |= await bench_outage_resolution(env.client, settings)
+        from starter.bench_submit import submit_figures
+
+        figures |= await submit_figures(env.client, settings)
     figures["onprem_lifecycle_history_events"] = await lifecycle_history_events(settings)
     from starter.bench_web import bench_wizard_submit
 

@@ -278,8 +278,9 @@ class SlotBooking(Base):
 class Ticket(Base):
     """Projection of a RefreshTicket workflow, for lists, filters and the Problems view.
 
-    The columns are the fields pages filter on; `state` is the workflow's full `state`
-    query snapshot at the time of the last write.
+    The columns are the fields pages filter on; `state` is the workflow's `state` at the
+    last write, without its audits (rows of their own in `audit`). Its `revision` orders
+    the writes: an older one arriving late is not applied.
     """
 
     __tablename__ = "ticket"

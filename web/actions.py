@@ -25,6 +25,7 @@ from domain.refresh import (
     ConfigView,
     RefusedRow,
     TicketState,
+    UpdateAck,
     batch_workflow_id,
 )
 from domain.refresh_rules import options_of
@@ -53,12 +54,16 @@ async def customer_state(app: WebApp, who: Customer) -> TicketState:
     return await tickets.state(await app.client(), who.ticket_id)
 
 
+async def ticket_state(app: WebApp, ticket_id: str) -> TicketState:
+    return await tickets.state(await app.client(), ticket_id)
+
+
 async def ticket_config(
     app: WebApp, config_id: str, state: TicketState | None = None
 ) -> ConfigView:
     """The config as the ticket `state` acts under it: with the ticket's own options (set at
     its start, then as config edits reach it), so pages offer what the workflow accepts."""
-    cfg = await app.read(queries.config, config_id)
+    cfg = await app.read_cached(queries.config, config_id)
     if cfg is None:
         raise not_found(f"refresh config {config_id} is not loaded")
     if state is None:
@@ -70,16 +75,10 @@ def customer_actor(who: Customer) -> str:
     return f"{'delegate' if who.is_delegate else 'customer'}:{who.email}"
 
 
-async def submit_wizard(
-    app: WebApp, who: Customer, data: dict[str, Any], state: TicketState | None = None
-) -> TicketState:
-    """Check the answers with the domain rules, then send `submit_wizard`."""
-    state = state or await customer_state(app, who)
-    if not wizard.wizard_open(state):
-        raise FieldError(409, f"the wizard is closed: this refresh is {state.status.value}")
-    cfg = await ticket_config(app, state.config_id, state)
+async def submit_wizard(app: WebApp, who: Customer, data: dict[str, Any]) -> UpdateAck:
+    """Send `submit_wizard` as it is: the workflow's validator checks it with the same
+    domain rules the pages use, and its refusal names the field (a 409/422 FieldError)."""
     data = {**data, "actor": customer_actor(who)}
-    wizard.check_submission(state, cfg, data)
     return await tickets.update(await app.client(), who.ticket_id, "submit_wizard", data)
 
 
@@ -92,7 +91,7 @@ async def customer_slots(app: WebApp, who: Customer, state: TicketState) -> list
     return [s for s in slots if s.id != current]
 
 
-async def pick_slot(app: WebApp, who: Customer, slot_id: Any) -> TicketState:
+async def pick_slot(app: WebApp, who: Customer, slot_id: Any) -> UpdateAck:
     state = await customer_state(app, who)
     if state.style not in wizard.SCHEDULING_STYLES:
         raise FieldError(409, "this refresh has no appointment to pick", "slot_id")
@@ -236,9 +235,7 @@ async def approver_action(
     return await tickets.update(await app.client(), ticket_id, name, {**body, "approver": who})
 
 
-async def edit_ticket(
-    app: WebApp, staff: Staff, ticket_id: str, body: dict[str, Any]
-) -> TicketState:
+async def edit_ticket(app: WebApp, staff: Staff, ticket_id: str, body: dict[str, Any]) -> UpdateAck:
     """Edit before ordering: as Refresh Administrator, or as an approver of the ticket's config."""
     if staff.can(Perm.admin_tickets):
         actor, role = staff.username, "refresh_admin"

@@ -128,30 +128,58 @@ async def wizard_page(request: Request, step: str, who: Customer = CUSTOMER, app
     if not wizard.wizard_open(s):
         return RedirectResponse(f"/c/{who.token}", status_code=303)
     draft = app.tokens.load_draft(request.cookies.get(WIZARD_COOKIE), who.ticket_id)
-    return await _wizard_page(app, request, who, s, step, draft)
+    page = await _wizard_page(app, request, who, s, step, draft)
+    if step == "review":
+        _keep_draft(page, app, who, {**draft, wizard.READY: wizard.submission(s, draft)})
+    return page
+
+
+def _keep_draft(response: Response, app: WebApp, who: Customer, draft: dict[str, Any]) -> None:
+    response.set_cookie(
+        WIZARD_COOKIE,
+        app.tokens.dump_draft(who.ticket_id, draft),
+        max_age=14 * 24 * 3600,
+        path="/c/",
+        secure=app.config.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+async def _confirm(
+    app: WebApp, request: Request, who: Customer, draft: dict[str, Any], data: dict[str, Any]
+) -> Response:
+    """Send the answers; on a refusal, show the validator's sentence under its field."""
+    try:
+        await actions.submit_wizard(app, who, data)
+    except FieldError as e:
+        if e.status not in (409, 422):
+            raise
+        s = await actions.customer_state(app, who)
+        if not wizard.wizard_open(s):
+            return RedirectResponse(f"/c/{who.token}", status_code=303)
+        page = wizard.step_of(e.field)
+        errors = e.errors or {"_form": e.message}
+        return await _wizard_page(app, request, who, s, page, draft, errors, status=e.status)
+    done = RedirectResponse(f"/c/{who.token}?done=wizard", status_code=303)
+    done.delete_cookie(WIZARD_COOKIE, path="/c/")
+    return done
 
 
 @router.post("/c/{token}/wizard/{step}")
 async def wizard_submit(request: Request, step: str, who: Customer = CUSTOMER, app: WebApp = APP):
     _check_step(step)
     await check_customer_csrf(request, who)
+    draft = app.tokens.load_draft(request.cookies.get(WIZARD_COOKIE), who.ticket_id)
+    ready = draft.pop(wizard.READY, None)
+    if step == "review" and isinstance(ready, dict):
+        return await _confirm(app, request, who, draft, ready)
     s = await actions.customer_state(app, who)
     if not wizard.wizard_open(s):
         return RedirectResponse(f"/c/{who.token}", status_code=303)
     form = await request.form()
-    draft = app.tokens.load_draft(request.cookies.get(WIZARD_COOKIE), who.ticket_id)
     if step == "review":
-        try:
-            await actions.submit_wizard(app, who, wizard.submission(s, draft), state=s)
-        except FieldError as e:
-            if e.status not in (409, 422):
-                raise
-            page = wizard.step_of(e.field)
-            errors = e.errors or {"_form": e.message}
-            return await _wizard_page(app, request, who, s, page, draft, errors, status=e.status)
-        done = RedirectResponse(f"/c/{who.token}?done=wizard", status_code=303)
-        done.delete_cookie(WIZARD_COOKIE, path="/c/")
-        return done
+        return await _confirm(app, request, who, draft, wizard.submission(s, draft))
     cfg = await actions.ticket_config(app, s.config_id, s)
     try:
         answers = wizard.parse_step(step, s, cfg, form)
@@ -162,15 +190,7 @@ async def wizard_submit(request: Request, step: str, who: Customer = CUSTOMER, a
     response = RedirectResponse(
         f"/c/{who.token}/wizard/{wizard.following_step(step)}", status_code=303
     )
-    response.set_cookie(
-        WIZARD_COOKIE,
-        app.tokens.dump_draft(who.ticket_id, {**draft, **answers}),
-        max_age=14 * 24 * 3600,
-        path="/c/",
-        secure=app.config.cookie_secure,
-        httponly=True,
-        samesite="lax",
-    )
+    _keep_draft(response, app, who, {**draft, **answers})
     return response
 
 

@@ -268,7 +268,7 @@ def claim_batch(db: Session, batch_id: str, username: str) -> None:
 # ----- engines -----------------------------------------------------------------------------
 
 
-def read_engine(url: str) -> Engine:
+def read_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for the web app's reads.
 
     On PostgreSQL it is `store.db.make_engine`'s. On SQLite, `make_engine` opens every
@@ -277,8 +277,8 @@ def read_engine(url: str) -> Engine:
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return make_engine(url)
-    engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        return make_engine(url, **kwargs)
+    engine = create_engine(parsed, connect_args={"check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -20,7 +20,6 @@ from domain.refresh import (
     ShippingAddress,
     Status,
     TicketState,
-    WizardSubmission,
 )
 from domain.refresh_rules import (
     RuleViolation,
@@ -28,7 +27,6 @@ from domain.refresh_rules import (
     check_location,
     check_peripherals,
     check_software,
-    check_wizard,
 )
 from operations.errors import FieldError, from_rule, from_validation
 
@@ -196,6 +194,11 @@ def parse_step(step: str, state: TicketState, config: ConfigView, form: Any) -> 
 # ----- the whole submission ---------------------------------------------------------------
 
 
+# The draft's key for the submission as the review page showed it: Confirm sends it as is,
+# without reading the ticket first (the workflow's validator checks it).
+READY = "_ready"
+
+
 def submission(state: TicketState, draft: dict[str, Any]) -> dict[str, Any]:
     """The `submit_wizard` payload from the draft, defaults for pages left as shown."""
     data: dict[str, Any] = {"software": draft.get("software") or []}
@@ -208,18 +211,6 @@ def submission(state: TicketState, draft: dict[str, Any]) -> dict[str, Any]:
     if draft.get("peripherals") is not None:
         data["peripherals"] = draft["peripherals"]
     return data
-
-
-def check_submission(
-    state: TicketState, config: ConfigView, data: dict[str, Any]
-) -> WizardSubmission:
-    """The whole submission through the contract model and the domain rules (422 on fault)."""
-    try:
-        msg = WizardSubmission.model_validate(data)
-    except ValidationError as e:
-        raise from_validation(e) from None
-    _checked(check_wizard, state, config, msg)
-    return msg
 
 
 def wizard_open(state: TicketState) -> bool:

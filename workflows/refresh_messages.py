@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TicketEdit,
         TicketState,
         TriggerCustomerReschedule,
+        UpdateAck,
         WizardSubmission,
     )
     from domain.refresh_rules import (
@@ -101,7 +102,12 @@ class TicketMessages(TicketBase):
     @workflow.update(dynamic=True)
     async def _on_update(self, name: str, args: Sequence[RawValue]) -> Any:
         _, handle = self._updates[name]
-        return await handle(self._read_update(name, args))
+        self._replying = True
+        result = await handle(self._read_update(name, args))
+        # The caller needs to know it was accepted, not the whole ticket (see UpdateAck).
+        if isinstance(result, TicketState):
+            return UpdateAck(ticket_id=self.s.ticket_id, status=self.s.status)
+        return result
 
     @_on_update.validator
     def _check_update(self, name: str, args: Sequence[RawValue]) -> None:
@@ -154,6 +160,8 @@ class TicketMessages(TicketBase):
 
     def _check_submit_wizard(self, msg: WizardSubmission) -> None:
         self._require(Status.pending_wizard)
+        if self.s.wizard_submitted:
+            raise ApplicationError("the wizard is already submitted")
         check_wizard(self.s, self.ctx.config, msg)
 
     async def pick_slot(self, msg: PickSlot) -> TicketState:

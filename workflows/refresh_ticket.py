@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         AssetLookup,
         DeliveryCheck,
         EmailRequest,
+        EmailTicket,
         LoadTicketContext,
         RecordEvent,
         ReleaseSlotRequest,
@@ -79,6 +80,10 @@ class RefreshTicket(TicketMessages):
         self._running = {}
         self._history_limit = inp.history_limit
         self._one_at_a_time = asyncio.Lock()
+        self._replying, self._after_reply = False, None
+        # A continued run starts with its audits written (the last run waited for that).
+        self._audits_written = len(self.s.audits) if inp.resume else 0
+        self._projecting = asyncio.Lock()
         self._steps = self._step_table()
         self._message_tables()
 
@@ -96,11 +101,13 @@ class RefreshTicket(TicketMessages):
                 await self._stop_background()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 await self._sync()
+                await self._projected()
                 workflow.continue_as_new(inp.model_copy(update={"resume": self.s}))
             await self._step()
         await self._finish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._sync()
+        await self._projected()
         return self.s
 
     def _step_table(self) -> dict[Status, Step]:
@@ -429,7 +436,11 @@ class RefreshTicket(TicketMessages):
         key = f"{s.ticket_id}:{template}:{purpose or n + 1}"
         result = await act.send_email(
             EmailRequest(
-                key=key, ticket_id=s.ticket_id, template=template, audience=audience, ticket=s
+                key=key,
+                ticket_id=s.ticket_id,
+                template=template,
+                audience=audience,
+                ticket=EmailTicket.model_validate(s),
             )
         )
         s.emails.append(EmailSent(template=template, to=result.to, at=workflow.now(), key=key))

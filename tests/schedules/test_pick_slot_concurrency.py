@@ -52,7 +52,7 @@ async def test_fifty_customers_one_slot_of_three(env, worker):
 
     async def pick(h) -> str:
         try:
-            await h.execute_update("pick_slot", {"slot_id": slot_id}, result_type=TicketState)
+            await h.execute_update("pick_slot", {"slot_id": slot_id})
         except WorkflowUpdateFailedError as e:
             return failure_text(e)
         return "booked"

@@ -41,6 +41,8 @@ async def test_an_edit_shows_how_many_running_tickets_each_change_reaches(admin,
     await settle(h_lab, Status.pending_ordering)
     await settle(h_wizard, Status.pending_wizard)
     await projected(admin, cid, 3)
+    # The projection follows an update's reply: wait for the submitted wizard's row too.
+    await projected(admin, cid, 1, Status.pending_approval.value)
 
     edited = config | {
         "approvers": [{"uniqname": "appr2", "name": "Bo Approver", "email": "appr2@example.edu"}],

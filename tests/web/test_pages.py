@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from domain.refresh import Status
+from domain.refresh import Status, TicketState
 from tests.web.helpers import invited, login
 from tests.workflows.helpers import reach, ticket_input
 
@@ -66,3 +66,34 @@ async def test_login_form_and_sign_out(web):
     r = await web.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert (await web.get("/tickets", follow_redirects=False)).status_code == 303
+
+
+async def test_confirm_sends_the_answers_and_shows_the_validators_refusal_by_its_field(
+    web, env, worker
+):
+    """Confirm reads nothing first: what the workflow refuses comes back under its field."""
+    from tests.web.helpers import link_token
+    from web.security import WIZARD_COOKIE
+    from web.wizard import READY
+
+    inp = ticket_input("on_prem", "lsa-onprem")
+    [handle] = await invited(env, worker, inp)
+    tok = link_token(worker, inp.ticket_id, "jdoe@example.edu")
+    tokens = web.app.state.web.tokens
+    csrf = {"csrf_token": tokens.customer_csrf(tok)}
+    # The review page keeps the answers it showed; here, software LSA does not offer.
+    review = (await web.get(f"/c/{tok}/wizard/review")).cookies[WIZARD_COOKIE]
+    assert READY in tokens.load_draft(review, inp.ticket_id)
+    bad = {READY: {"location": "Angell Hall, 2001", "software": ["Photoshop 1990"]}}
+    web.cookies.set(WIZARD_COOKIE, tokens.dump_draft(inp.ticket_id, bad), path="/c/")
+    r = await web.post(f"/c/{tok}/wizard/review", data=csrf)
+    assert r.status_code == 422
+    error = re.search(r'id="err-software">([^<]+)<', r.text)
+    assert error and "Photoshop 1990" in error.group(1)
+    assert (await handle.query("state", result_type=TicketState)).wizard_submitted is False
+
+    web.cookies.set(WIZARD_COOKIE, review, path="/c/")
+    r = await web.post(f"/c/{tok}/wizard/review", data=csrf)
+    assert r.status_code == 303 and r.headers["location"].endswith("?done=wizard")
+    s = await reach(handle, Status.pending_approval)
+    assert s.wizard_submitted and s.location == "Angell Hall, 2001"

@@ -12,6 +12,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -21,6 +22,7 @@ from domain.refresh import RefreshTicketInput, Status, TicketState, workflow_id
 from domain.settings import Settings
 from store.db import make_engine, session_factory
 from store.tables import ScheduleSlot
+from workflows.refresh_base import AFTER_REPLY
 
 TZ = ZoneInfo("America/Detroit")
 
@@ -113,7 +115,8 @@ async def reach(handle: WorkflowHandle, status: Status, timeout: float = 15.0) -
 
 
 async def quiet(handle: WorkflowHandle, timeout: float = 15.0) -> None:
-    """Wait until the workflow has nothing in flight: no workflow task, no first attempt.
+    """Wait until the workflow has nothing in flight: no workflow task, no first attempt,
+    no projection waiting for the reply it follows.
 
     Then it waits on a message, a timer or a check that retries until the outside world
     changes (a serial not yet in TDX assets, a delivery not yet installed), and its `state`
@@ -123,11 +126,27 @@ async def quiet(handle: WorkflowHandle, timeout: float = 15.0) -> None:
     while True:
         raw = (await handle.describe()).raw_description
         first_attempts = [a for a in raw.pending_activities if a.attempt <= 1]
-        if not first_attempts and not raw.HasField("pending_workflow_task"):
+        busy = first_attempts or raw.HasField("pending_workflow_task")
+        if not busy and not await projection_waiting(handle):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"workflow still busy: {raw.pending_activities}")
         await asyncio.sleep(0.02)
+
+
+async def projection_waiting(handle: WorkflowHandle) -> bool:
+    """Whether an update's projection still waits for its timer (`AFTER_REPLY`)."""
+    started, ended = set(), set()
+    async for e in handle.fetch_history_events():
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            timeout = e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+            if timeout == AFTER_REPLY:
+                started.add(e.event_id)
+        elif e.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
+            ended.add(e.timer_fired_event_attributes.started_event_id)
+        elif e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
+            ended.add(e.timer_canceled_event_attributes.started_event_id)
+    return bool(started - ended)
 
 
 async def settle(handle: WorkflowHandle, status: Status) -> TicketState:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState
+from domain.refresh import Status, TicketState, UpdateAck
 from tests.workflows.helpers import (
     failure_text,
     fresh_slot,
@@ -40,10 +40,10 @@ async def test_cancel_from_delivery_scheduled_frees_the_slot_and_tells_tdx(env, 
     # TDX is down when the ticket is cancelled: the workflow keeps trying, and meanwhile a
     # second cancel is refused by the validator.
     sim.tdx.fail("POST", rf"/tickets/{tdx_id}/feed$", 500, count=None)
-    s = await handle.execute_update(
-        "cancel", {"actor": "admin", "reason": "retiring the lab"}, result_type=TicketState
+    ack = await handle.execute_update(
+        "cancel", {"actor": "admin", "reason": "retiring the lab"}, result_type=UpdateAck
     )
-    assert s.status == Status.cancelled
+    assert ack.status == Status.cancelled
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update("cancel", {"actor": "admin", "reason": "again"})
     assert "ticket is already cancelled" in failure_text(refused.value)

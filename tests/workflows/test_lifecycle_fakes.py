@@ -168,7 +168,7 @@ async def test_the_story_branches_by_style_and_approval(env, style, approval, fi
             await reach(handle, Status.pending_wizard)
             assert [e["template"] for e in fakes.made("send_email")] == ["invite"]
             body = WIZARD if style == "on_prem" else {"device": WIZARD["device"]}
-            s = await handle.execute_update("submit_wizard", body)
+            await handle.execute_update("submit_wizard", body)
             s = await reach(handle, after_wizard)
             if approval:
                 await handle.execute_update("approve", {"approver": "appr1"})
@@ -198,6 +198,6 @@ async def test_a_held_ticket_sends_nothing_until_released(env):
         await env.sleep(timedelta(days=3))
         s = await reach(handle, Status.on_hold)
         assert fakes.made("send_email") == []
-        s = await handle.execute_update("release", {"actor": "lead"})
+        await handle.execute_update("release", {"actor": "lead"})
         s = await reach(handle, Status.pending_invite)
         assert s.invite_at is not None and s.invite_at > local(2027, 3, 4, 14, 0)

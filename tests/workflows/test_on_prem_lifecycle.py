@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState
+from domain.refresh import Status, TicketState, UpdateAck
 from tests.workflows.helpers import (
     add_slot,
     as_local,
@@ -54,7 +54,7 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     assert as_local(s.deadlines["location_info"]) == local(2027, 7, 26, 10, 5)
 
     # The customer walks the wizard with a new room: Changed Location event + TDX ticket.
-    s = await handle.execute_update(
+    ack = await handle.execute_update(
         "submit_wizard",
         {
             "location": "Mason Hall, 3300",
@@ -62,8 +62,9 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
             "peripherals": ["Dock WD22TB4", "Headset H5"],
             "software": ["MATLAB"],
         },
-        result_type=TicketState,
+        result_type=UpdateAck,
     )
+    assert ack == UpdateAck(ticket_id=inp.ticket_id, status=Status.pending_wizard)
     s = await settle(handle, Status.pending_approval)
     assert s.location == "Mason Hall, 3300" and s.device.model == "Dell Precision 3590"
     changed = [t for t in sim.tdx.tickets.values() if ":changed-location]" in t["Description"]]
@@ -103,7 +104,7 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     await settle(handle, Status.pending_customer_scheduling)
     assert len(sim.mail.find(ticket=inp.ticket_id, template="schedule_invite")) == 1
 
-    s = await handle.execute_update("pick_slot", {"slot_id": slot_id}, result_type=TicketState)
+    await handle.execute_update("pick_slot", {"slot_id": slot_id})
     s = await until(handle, lambda s: s.confirmed_version == 1, "confirmation")
     assert s.status == Status.delivery_scheduled
     assert as_local(s.day1) == day1

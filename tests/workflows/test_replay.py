@@ -29,6 +29,8 @@ MAIN_PATHS = {
     "on_prem_complete",
     # The same path recorded after the `search-attributes-from-sync` patch (new runs).
     "on_prem_complete_attributes_from_sync",
+    # ... and after the `projection-after-reply` patch (the projection follows the reply).
+    "on_prem_complete_projection_after_reply",
     "on_prem_cancelled",
     # Staff sent the invite at once (the `send_invite_now` update).
     "send_invite_now",
@@ -67,7 +69,8 @@ def recorded() -> list:
 
 @pytest.mark.skipif(not REGENERATE, reason="set REGENERATE_HISTORIES=1 to record histories")
 async def test_record_on_prem_history(env, worker, sim, monkeypatch):
-    """Run the on-prem lifecycle test once more and keep its history."""
+    """Run the on-prem lifecycle test once more and keep its history (under the name of
+    the newest patch it runs through: older recordings stay, for the runs they stand for)."""
     from tests.workflows import test_on_prem_lifecycle as on_prem
 
     handles = []
@@ -78,7 +81,7 @@ async def test_record_on_prem_history(env, worker, sim, monkeypatch):
 
     monkeypatch.setattr(on_prem, "start", recording_start)
     await on_prem.test_on_prem_ticket_lives_its_whole_life(env, worker, sim)
-    await save_history(handles[0], "on_prem_complete")
+    await save_history(handles[0], "on_prem_complete_projection_after_reply")
 
 
 @pytest.mark.skipif(REGENERATE, reason="histories are being recorded")

@@ -30,7 +30,8 @@ async def approve(
     ticket_id: str, body: schemas.ApproveBody, staff: Approver, app: App
 ) -> TicketState:
     data = body.model_dump(mode="json")
-    return await actions.approver_action(app, staff, ticket_id, "approve", data)
+    await actions.approver_action(app, staff, ticket_id, "approve", data)
+    return await actions.ticket_state(app, ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/reject", summary="Reject a ticket: it is cancelled")
@@ -38,7 +39,8 @@ async def reject(
     ticket_id: str, body: schemas.RejectBody, staff: Approver, app: App
 ) -> TicketState:
     data = body.model_dump(mode="json")
-    return await actions.approver_action(app, staff, ticket_id, "reject", data)
+    await actions.approver_action(app, staff, ticket_id, "reject", data)
+    return await actions.ticket_state(app, ticket_id)
 
 
 @router.post(

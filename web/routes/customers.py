@@ -21,7 +21,8 @@ async def customer_ticket(who: LinkCustomer, app: App) -> CustomerView:
 @router.post("/wizard", summary="Send your answers to the Refresh Wizard")
 async def submit_wizard(body: schemas.WizardBody, who: LinkCustomer, app: App) -> CustomerView:
     data = body.model_dump(mode="json", exclude_unset=True)
-    return _view(wizard.customer_view(await actions.submit_wizard(app, who, data)))
+    await actions.submit_wizard(app, who, data)
+    return _view(wizard.customer_view(await actions.customer_state(app, who)))
 
 
 @router.get("/slots", summary="Appointment times you may pick now")
@@ -32,7 +33,8 @@ async def free_slots(who: LinkCustomer, app: App) -> list[SlotOut]:
 
 @router.post("/slot", summary="Pick or change your appointment time")
 async def pick_slot(body: schemas.PickSlotBody, who: LinkCustomer, app: App) -> CustomerView:
-    return _view(wizard.customer_view(await actions.pick_slot(app, who, body.slot_id)))
+    await actions.pick_slot(app, who, body.slot_id)
+    return _view(wizard.customer_view(await actions.customer_state(app, who)))
 
 
 def _view(data: dict[str, Any]) -> CustomerView:

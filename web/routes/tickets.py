@@ -85,7 +85,8 @@ async def edit(
     ticket_id: str, body: schemas.EditBody, staff: TicketEditor, app: App
 ) -> TicketState:
     data = body.model_dump(mode="json", exclude_unset=True)
-    return await actions.edit_ticket(app, staff, ticket_id, data)
+    await actions.edit_ticket(app, staff, ticket_id, data)
+    return await actions.ticket_state(app, ticket_id)
 
 
 def _add_staff_action(name: str, action: StaffAction) -> None:
@@ -94,10 +95,8 @@ def _add_staff_action(name: str, action: StaffAction) -> None:
     allowed = STAFF_WITH[action.perm]
 
     async def send(ticket_id: str, body: action.body, staff: allowed, app: App) -> Any:  # type: ignore[valid-type]
-        result = await actions.staff_action(
-            app, staff, ticket_id, name, body.model_dump(mode="json")
-        )
-        return result if action.is_update else Accepted()
+        await actions.staff_action(app, staff, ticket_id, name, body.model_dump(mode="json"))
+        return await actions.ticket_state(app, ticket_id) if action.is_update else Accepted()
 
     send.__name__ = name
     router.add_api_route(

@@ -1,0 +1,484 @@
+"""Issue 15's figures: a wizard submit against a bare update, and what a ticket costs to keep.
+
+`await submit_figures(client, settings)` runs on the dev server `client` talks to, with
+processes of its own, laid out as deployed: the baseline worker (`starter.bench_baseline`:
+one update handler, deskflow's data converter and codec), deskflow's worker (`worker.py`)
+and web app (uvicorn), each its own process; the stand-ins and the customers' browsers (one
+HTTP client each) in this one; a fresh SQLite app database with the demo reference data.
+
+- `submit_vs_update_{p50,p95}_c{1,100}`: the HTTP Confirm of the wizard (POST of the review
+  page: the update and the answer) over the bare update, one customer at a time and 100 at
+  once. Each customer has an on-prem ticket waiting for the wizard; the review page was
+  opened before the clock starts, as a customer would have.
+- `worker_cpu_ms_per_submit` and `baseline_worker_cpu_ms_per_update`: CPU time of each
+  worker process per submit in the 100-at-once round, until the worker is idle again
+  (for deskflow that includes what the submit sets off: the next status, the projection).
+- `history_bytes_full_onprem_lifecycle`: one on-prem ticket driven from start to complete
+  on the time-skipping server (`starter.bench`'s driver), its history as JSON.
+- `batch_{n}_workflow_task_timeouts`: a batch of n serials (TDX's limits lifted, so only
+  the worker sets the pace) on one worker; workflow tasks that timed out, over every
+  ticket's history.
+- `worker_rss_mib_per_cached_ticket`: the worker's resident memory grown over that batch,
+  per ticket it started (the worker's cache holds them all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from sqlalchemy import create_engine
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from domain.refresh import RefreshTicketInput, TicketState, workflow_id
+from domain.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = "lsa-fy27-onprem"
+TEAM = "nit-central"
+LOCATION = "Angell Hall, 2001"
+ROUNDS_C1 = 40  # submits one at a time
+CONCURRENCY = 100  # submits at once
+BATCH = 2000
+ORIGINAL_HISTORY_BYTES = 136_782  # the lifecycle's history as JSON before issue 15
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+# ----- measuring processes --------------------------------------------------------------------
+
+
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_MS
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+async def idle(pid: int, quiet_ms: float = 2 * TICK_MS, window: float = 0.5) -> None:
+    """Until the process spends (almost) no CPU for `window` seconds."""
+    before = cpu_ms(pid)
+    while True:
+        await asyncio.sleep(window)
+        now = cpu_ms(pid)
+        if now - before <= quiet_ms:
+            return
+        before = now
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def processes(*commands: tuple[list[str], dict[str, str], Path]) -> Iterator[list[int]]:
+    """Start each (argv, env, log); yield their pids; stop them (by pid) on exit."""
+    procs = []
+    try:
+        for argv, env, log in commands:
+            out = log.open("ab")
+            procs.append(subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=out))
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+# ----- the tickets ----------------------------------------------------------------------------
+
+
+def waiting_for_wizard(n: int, run: str) -> RefreshTicketInput:
+    """An on-prem ticket whose invite went out: it sets itself up and waits for the wizard."""
+    t = RefreshTicketInput.model_validate(
+        {
+            "ticket_id": f"sbench-{run}-{n}",
+            "config_id": CONFIG,
+            "style": "on_prem",
+            "user": {"uniqname": f"u{n}", "name": f"User {n}", "email": f"u{n}@example.edu"},
+            "existing_system": {
+                "serial": f"SB{run}{n:05d}".upper(),
+                "platform": "windows",
+                "model": "Dell Latitude 5420",
+                "location": LOCATION,
+            },
+            "support_team": TEAM,
+        }
+    )
+    now = datetime.now(UTC)
+    resume = TicketState.model_validate(
+        t.model_dump(exclude={"resume", "history_limit"})
+        | {"status": "pending_wizard", "created_at": now, "invited_at": now}
+    )
+    return t.model_copy(update={"resume": resume})
+
+
+async def until_rows(sessions, ids: list[str], check: Callable[[Any], bool], timeout=300.0):
+    """Until every ticket's projected row passes `check`."""
+    from store.tables import Ticket
+
+    def done() -> int:
+        with sessions() as db:
+            rows = [db.get(Ticket, i) for i in ids]
+            return sum(1 for r in rows if r is not None and check(r))
+
+    deadline = time.monotonic() + timeout
+    while (n := await asyncio.to_thread(done)) < len(ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {n} of {len(ids)} bench tickets got there")
+        await asyncio.sleep(0.2)
+
+
+# ----- the two kinds of submit ------------------------------------------------------------------
+
+
+class Customer:
+    """One browser: opens the review page (not timed), then Confirm (timed)."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self.http, self.token, self.csrf = http, token, ""
+
+    async def open_review(self) -> None:
+        page = await self.http.get(f"/c/{self.token}/wizard/review")
+        page.raise_for_status()
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        if found is None:
+            raise RuntimeError("no CSRF token on the review page")
+        self.csrf = found.group(1)
+
+    async def confirm(self) -> float:
+        began = time.perf_counter()
+        r = await self.http.post(f"/c/{self.token}/wizard/review", data={"csrf_token": self.csrf})
+        took = time.perf_counter() - began
+        if r.status_code != 303 or "done=wizard" not in r.headers.get("location", ""):
+            raise RuntimeError(f"wizard confirm answered {r.status_code}: {r.text[:300]}")
+        return took
+
+
+async def at_once(calls: list[Callable[[], Awaitable[float]]]) -> list[float]:
+    return list(await asyncio.gather(*(c() for c in calls)))
+
+
+def bare_update(client: Client, wf_id: str) -> Callable[[], Awaitable[float]]:
+    async def call() -> float:
+        began = time.perf_counter()
+        await client.get_workflow_handle(wf_id).execute_update(
+            "submit", {"location": LOCATION, "software": []}
+        )
+        return time.perf_counter() - began
+
+    return call
+
+
+# ----- the figures --------------------------------------------------------------------------
+
+
+async def submit_figures(
+    client: Client,
+    settings: Settings,
+    *,
+    rounds_c1: int = ROUNDS_C1,
+    concurrency: int = CONCURRENCY,
+    batch: int = BATCH,
+    workdir: Path | None = None,
+) -> dict[str, float]:
+    from sim.app import SimServer
+    from starter.dev_server import worker_environment
+    from store.db import make_engine, migrate, session_factory
+    from store.reference import load_reference_file
+
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="deskflow-sbench-"))
+    run = uuid4().hex[:6]
+    async with SimServer(
+        tdx_limit=10**6,
+        tdx_create_limit=10**6,
+        slack_per_second=10**4,
+        tdx_beid=settings.tdx_beid,
+        tdx_web_services_key=settings.tdx_web_services_key.get_secret_value(),
+        slack_token=settings.slack_token.get_secret_value(),
+    ) as sim:
+        local = settings.model_copy(
+            update={
+                "database_url": f"sqlite:///{workdir / 'submit.db'}",
+                "task_queue": f"sbench-{run}",
+                "tdx_base_url": sim.tdx_base_url,
+                "slack_base_url": sim.slack_base_url,
+                "smtp_host": sim.smtp_host,
+                "smtp_port": sim.smtp_port,
+            }
+        )
+        migrate(local.database_url)
+        with session_factory(make_engine(local.database_url)).begin() as db:
+            load_reference_file(ROOT / "demo" / "reference.yaml", db)
+        # Reads only: plain deferred transactions, which WAL never makes wait for a writer
+        # (`make_engine` opens every transaction for writing).
+        sessions = session_factory(create_engine(local.database_url))
+        address = client.service_client.config.target_host
+        lifted = {
+            "DESKFLOW_TDX_MAX_CALLS_PER_MINUTE": "1000000",
+            "DESKFLOW_TDX_MAX_CREATES_PER_MINUTE": "1000000",
+            # Every ticket of the bench stays cached: the memory figure counts them all.
+            "DESKFLOW_WORKER_CACHE_SIZE": str(rounds_c1 + concurrency + batch + 100),
+        }
+        env = worker_environment(local, address, **lifted, PYTHONPATH=str(ROOT))
+        web_port = free_port()
+        web_env = env | {"DESKFLOW_WEB_COOKIE_SECURE": "false"}  # http on loopback
+        base_env = env | {"DESKFLOW_TASK_QUEUE": f"sbench-base-{run}"}
+        py = sys.executable
+        web = [py, "-m", "uvicorn", "web.app:create_app", "--factory", "--host", "127.0.0.1"]
+        web += ["--port", str(web_port), "--log-level", "warning", "--no-access-log"]
+        # Each browser's connection waits idle between its review page and its Confirm.
+        web += ["--timeout-keep-alive", "600"]
+        with processes(
+            ([py, str(ROOT / "worker.py")], env, workdir / "worker.log"),
+            ([py, "-m", "starter.bench_baseline"], base_env, workdir / "baseline.log"),
+            (web, web_env, workdir / "web.log"),
+        ) as (worker_pid, base_pid, web_pid):
+            from starter.dev_server import wait_for_port
+
+            await asyncio.to_thread(wait_for_port, "127.0.0.1", web_port, 60)
+            figures = await _latency_and_cpu(
+                client, local, sessions, run, rounds_c1, concurrency, web_port,
+                worker_pid, base_pid, web_pid,
+            )  # fmt: skip
+            figures |= await _batch(client, local, sim, sessions, run, batch, worker_pid)
+    figures |= await lifecycle_history(settings)
+    return figures
+
+
+async def _latency_and_cpu(
+    client, settings, sessions, run, rounds_c1, concurrency, web_port, worker, base, web
+) -> dict[str, float]:
+    from domain.customer_links import sign
+
+    n = rounds_c1 + concurrency + 1  # +1: the warm-up customer
+    tickets = [waiting_for_wizard(i, run) for i in range(n)]
+    for t in tickets:
+        await client.start_workflow(
+            "RefreshTicket", t, id=workflow_id(t.ticket_id), task_queue=settings.task_queue
+        )
+    baselines = [f"sbench-base-{run}-{i}" for i in range(n)]
+    for wf in baselines:
+        await client.start_workflow("BenchBaseline", id=wf, task_queue=f"sbench-base-{run}")
+    ids = [t.ticket_id for t in tickets]
+    await until_rows(sessions, ids, lambda r: r.tdx_ticket_id is not None)
+
+    secret = settings.secret_key.get_secret_value()
+    base_url = f"http://127.0.0.1:{web_port}"
+    async with contextlib.AsyncExitStack() as stack:
+        customers = []
+        for t in tickets:
+            http = httpx.AsyncClient(base_url=base_url, timeout=120)
+            await stack.enter_async_context(http)
+            customers.append(Customer(http, sign(secret, t.ticket_id, str(t.user.email))))
+        await asyncio.gather(*(c.open_review() for c in customers))
+        await customers[-1].confirm()  # warm-up: connections, templates, caches
+        await bare_update(client, baselines[-1])()
+        await idle(worker)
+
+        one = slice(0, rounds_c1)
+        many = slice(rounds_c1, rounds_c1 + concurrency)
+        # One at a time, alternating, so both kinds meet the same load on the machine.
+        base_c1, submit_c1 = [], []
+        for wf, customer in zip(baselines[one], customers[one], strict=True):
+            base_c1.append(await bare_update(client, wf)())
+            submit_c1.append(await customer.confirm())
+        await idle(worker)
+        await idle(base)
+
+        cpu = cpu_ms(base)
+        base_c100 = await at_once([bare_update(client, b) for b in baselines[many]])
+        await idle(base)
+        base_cpu = (cpu_ms(base) - cpu) / concurrency
+
+        cpu, web_cpu = cpu_ms(worker), cpu_ms(web)
+        submit_c100 = await at_once([c.confirm for c in customers[many]])
+        await until_rows(
+            sessions,
+            ids[many],
+            lambda r: r.status != "pending_wizard" and r.state.get("wizard_submitted"),
+        )
+        await idle(worker)
+        worker_cpu = (cpu_ms(worker) - cpu) / concurrency
+        web_cpu = (cpu_ms(web) - web_cpu) / concurrency
+    for wf in baselines:
+        await client.get_workflow_handle(wf).terminate("bench over")
+
+    def ratio(submits: list[float], updates: list[float], q: float) -> float:
+        return round(percentile(submits, q) / percentile(updates, q), 2)
+
+    ms = 1000
+    return {
+        "submit_vs_update_p50_c1": ratio(submit_c1, base_c1, 0.5),
+        "submit_vs_update_p95_c1": ratio(submit_c1, base_c1, 0.95),
+        "submit_vs_update_p50_c100": ratio(submit_c100, base_c100, 0.5),
+        "submit_vs_update_p95_c100": ratio(submit_c100, base_c100, 0.95),
+        "submit_p50_ms_c1": round(statistics.median(submit_c1) * ms, 1),
+        "update_p50_ms_c1": round(statistics.median(base_c1) * ms, 1),
+        "submit_p50_ms_c100": round(statistics.median(submit_c100) * ms, 1),
+        "update_p50_ms_c100": round(statistics.median(base_c100) * ms, 1),
+        "worker_cpu_ms_per_submit": round(worker_cpu, 1),
+        "baseline_worker_cpu_ms_per_update": round(base_cpu, 1),
+        "web_cpu_ms_per_submit": round(web_cpu, 1),
+    }
+
+
+async def _batch(client, settings, sim, sessions, run, n: int, worker: int) -> dict[str, float]:
+    """n serials in one batch on one worker: timeouts, pace, memory per cached ticket."""
+    from domain.refresh import BATCH_WORKFLOW_TYPE, BatchProgress, batch_workflow_id
+    from operations.batches import batch_input
+
+    sim.tdx.add_person("owner", UID="uid-owner", FullName="Lab Owner")
+    serials = [f"SBB{run}{i:05d}".upper() for i in range(n)]
+    for s in serials:
+        sim.tdx.add_asset(s, OwningCustomerID="uid-owner", SupportingDepartmentName=TEAM)
+    csv = "serial\n" + "\n".join(serials)
+    inp = await asyncio.to_thread(batch_input, settings, CONFIG, f"sbb-{run}", csv, "b.csv")
+    await idle(worker)
+    rss = rss_mib(worker)
+    began = time.monotonic()
+    handle = await client.start_workflow(
+        BATCH_WORKFLOW_TYPE, inp, id=batch_workflow_id(inp.batch_id), task_queue=settings.task_queue
+    )
+    done = BatchProgress.model_validate(await handle.result())
+    await until_rows(sessions, done.started, lambda r: r.tdx_ticket_id is not None)
+    seconds = time.monotonic() - began
+    await idle(worker)
+    grown = rss_mib(worker) - rss
+
+    gate = asyncio.Semaphore(16)
+
+    async def timeouts(ticket_id: str) -> int:
+        async with gate:
+            events = client.get_workflow_handle(workflow_id(ticket_id)).fetch_history_events()
+            timed_out = EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT
+            return sum([1 async for e in events if e.event_type == timed_out])
+
+    counts = await asyncio.gather(*(timeouts(t) for t in done.started))
+    return {
+        f"batch_{n}_workflow_task_timeouts": sum(counts),
+        f"batch_{n}_tickets_with_timeouts": sum(1 for c in counts if c),
+        f"batch_{n}_tickets_started": len(done.started),
+        f"batch_{n}_seconds": round(seconds, 1),
+        "worker_rss_mib_per_cached_ticket": round(grown / max(1, len(done.started)), 3),
+    }
+
+
+async def lifecycle_history(settings: Settings) -> dict[str, float]:
+    """One on-prem ticket from start to complete (time-skipping); its history's size."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from operations.temporal_client import data_converter
+    from sim.app import SimServer
+    from starter.bench import _drive_on_prem, bench_ticket
+    from starter.dev_server import register_search_attributes
+    from store.db import make_engine, migrate, session_factory
+    from store.reference import load_reference_file
+    from store.tables import ScheduleSlot
+    from worker import build_workers
+
+    workdir = Path(tempfile.mkdtemp(prefix="deskflow-lbench-"))
+    async with SimServer(tdx_limit=10**6, tdx_create_limit=10**6, slack_per_second=1000) as sim:
+        local = settings.model_copy(
+            update={
+                "database_url": f"sqlite:///{workdir / 'app.db'}",
+                "tdx_base_url": sim.tdx_base_url,
+                "slack_base_url": sim.slack_base_url,
+                "smtp_port": sim.smtp_port,
+                "task_queue": "bench-lifecycle",
+                "tdx_max_calls_per_minute": 10**6,
+                "tdx_max_creates_per_minute": 10**6,
+            }
+        )
+        migrate(local.database_url)
+        sessions = session_factory(make_engine(local.database_url))
+        with sessions.begin() as db:
+            load_reference_file(ROOT / "demo" / "reference.yaml", db)
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=data_converter(local),
+            test_server_existing_path=str(Path(sys.executable).with_name("temporal-test-server")),
+        )
+        async with env, contextlib.AsyncExitStack() as stack:
+            await register_search_attributes(env.client)
+            for w in build_workers(env.client, local):
+                await stack.enter_async_context(w)
+            events = await _drive_on_prem(env, local, sim, sessions, ScheduleSlot)
+            ticket_id = bench_ticket(0, "lifecycle").ticket_id
+            history = await env.client.get_workflow_handle(workflow_id(ticket_id)).fetch_history()
+    size = len(history.to_json().encode())
+    return {
+        "history_bytes_full_onprem_lifecycle": size,
+        "history_bytes_vs_before_issue_15": round(size / ORIGINAL_HISTORY_BYTES, 2),
+        "history_events_full_onprem_lifecycle": events,
+    }
+
+
+async def main() -> dict[str, float]:
+    """The figures on a dev server of their own (`python -m starter.bench_submit`)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from domain import search_attributes as sa
+    from operations.temporal_client import data_converter
+    from starter.dev_server import temporal_binary
+
+    workdir = Path(tempfile.mkdtemp(prefix="deskflow-sbench-"))
+    settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'a.db'}")
+    env = await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+        dev_server_extra_args=[
+            "--db-filename",
+            str(workdir / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+    )
+    async with env:
+        return await submit_figures(
+            env.client,
+            settings,
+            rounds_c1=int(os.environ.get("DESKFLOW_BENCH_ROUNDS_C1", ROUNDS_C1)),
+            concurrency=int(os.environ.get("DESKFLOW_BENCH_CONCURRENCY", CONCURRENCY)),
+            batch=int(os.environ.get("DESKFLOW_BENCH_BATCH", BATCH)),
+            workdir=workdir,
+        )
+
+
+if __name__ == "__main__":
+    for name, value in asyncio.run(main()).items():
+        print(f"{name} {value}")

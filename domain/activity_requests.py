@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.refresh import (
     BookedSlot,
     Delegate,
+    DeviceChoice,
     ExistingSystem,
     Person,
     ReplacementSystem,
@@ -124,6 +125,8 @@ class EmailTicket(BaseModel):
     schedule_version: int = 0
     tracking_number: str | None = None
     tdx: TdxRefs = TdxRefs()
+    device: DeviceChoice | None = None  # the customer's choice, beside the replacement sent
+    replacement_exchanged: bool = False
 
     @property
     def recipient(self) -> str:

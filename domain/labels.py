@@ -102,7 +102,7 @@ def replacement_note(state: Any) -> str | None:
     rep, chose = state.replacement_system, state.device
     if rep is None or chose is None:
         return None
-    exchanged = any(a.action == "replacement exchanged" for a in state.audits)
+    exchanged = state.replacement_exchanged
     if chose.none_adequate:
         return (
             f"You asked for a different device; we are sending a {rep.model}, which "

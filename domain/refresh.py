@@ -544,6 +544,11 @@ class TicketState(Strict):
         """The appointment: the booked slot's start."""
         return self.slot.start if self.slot else None
 
+    @property
+    def replacement_exchanged(self) -> bool:
+        """The replacement was exchanged (the customer page and emails explain the change)."""
+        return any(a.action == "replacement exchanged" for a in self.audits)
+
     @computed_field
     @property
     def invite_at(self) -> datetime | None:

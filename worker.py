@@ -2,8 +2,9 @@
 
 Workers share one client: the main queue (workflows, email, Slack, database) and one queue
 per rate-limited TDX method (`domain.tdx_queues`). Each TDX queue carries a task-queue rate
-limit that the Temporal server enforces across every worker process, which is how N
-workers together stay under each of TDX's per-method limits.
+limit that the Temporal server enforces across every worker process, at TDX's own pace, and
+every TDX call takes its place in a window count the workers share in the app database,
+which is how N workers together stay under each of TDX's per-method limits.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ log = logging.getLogger("deskflow.worker")
 
 def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     sessions = session_factory(make_engine(settings.database_url))
-    tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings))
+    tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings, sessions))
     db = TicketDbActivities(sessions)
     email = EmailActivities(settings, sessions)
     slack = SlackActivities(sessions, SlackClient.from_settings(settings))

@@ -269,14 +269,14 @@ class TdxClient:
             token = await self._login(token)
         key = method_key(method, path)
         try:
-            await self._windows.acquire(key)
+            window_no = await self._windows.acquire(key)
         except WindowFull as e:
             raise TdxRateLimited(e.reset_at, e.reset_at - datetime.now(UTC)) from None
         response = await self._send(method, path, body, params, token)
         if response.status_code == 401:
             token = await self._login(token)
             response = await self._send(method, path, body, params, token)
-        await self._windows.observe(key, response)
+        await self._windows.observe(key, window_no, response)
         self._raise_for(response)
         return response.json() if response.content else None
 

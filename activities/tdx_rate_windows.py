@@ -62,7 +62,7 @@ class RateWindows:
         self.guard_seconds = guard_seconds
         self.max_wait = max_wait
 
-    def _take(self, key: str) -> float | None:
+    def _take(self, key: str) -> int | float:
         while True:
             try:
                 with self.sessions.begin() as db:
@@ -72,33 +72,44 @@ class RateWindows:
             except IntegrityError:
                 continue  # another process opened the method's first window meanwhile
 
-    async def acquire(self, key: str) -> None:
-        """Take one call of `key`'s window, waiting for the next window if none is left."""
+    async def acquire(self, key: str) -> int:
+        """Take one call of `key`'s window, waiting for the next window if none is left.
+
+        Returns the window's number, for `observe`.
+        """
         waited = 0.0
         while True:
-            ends_at = await asyncio.to_thread(self._take, key)
-            if ends_at is None:
-                return
-            wait = max(ends_at - time.time(), 0.0)
+            taken = await asyncio.to_thread(self._take, key)
+            if isinstance(taken, int):
+                return taken
+            wait = max(taken - time.time(), 0.0)
             if waited + wait > self.max_wait:
-                raise WindowFull(datetime.fromtimestamp(ends_at, UTC))
+                raise WindowFull(datetime.fromtimestamp(taken, UTC))
             await asyncio.sleep(wait)
             waited += wait
 
-    def _observe(self, key: str, limit: int, remaining: int, ends_at: float) -> None:
+    def _observe(self, key: str, window_no: int, headers: tuple[int, int, float] | None) -> None:
         with self.sessions.begin() as db:
-            tdx_windows.observe(db, key, limit, remaining, ends_at, self.window_seconds)
+            tdx_windows.answered(db, key, window_no)
+            if headers is not None:
+                tdx_windows.observe(db, key, *headers, self.window_seconds)
 
-    async def observe(self, key: str, response: httpx.Response) -> None:
-        """Learn the window from an answer's headers; an answer from an ended window is ignored."""
+    async def observe(self, key: str, window_no: int, response: httpx.Response) -> None:
+        """The answer to a call granted in `window_no`: learn the window from its headers.
+
+        An answer from a window that has already ended tells nothing of the current one.
+        """
         answered = time.time()
+        headers: tuple[int, int, float] | None = None
         try:
             limit = int(response.headers["X-RateLimit-Limit"])
             remaining = int(response.headers["X-RateLimit-Remaining"])
             reset_at = parsedate_to_datetime(response.headers["X-RateLimit-Reset"]).timestamp()
         except (KeyError, TypeError, ValueError):
-            return
-        if remaining == limit - 1 and response.status_code != 429:
-            reset_at = min(reset_at, answered + self.window_seconds)
-        if reset_at > answered:
-            await asyncio.to_thread(self._observe, key, limit, remaining, reset_at)
+            pass
+        else:
+            if remaining == limit - 1 and response.status_code != 429:
+                reset_at = min(reset_at, answered + self.window_seconds)
+            if reset_at > answered:
+                headers = (limit, remaining, reset_at)
+        await asyncio.to_thread(self._observe, key, window_no, headers)

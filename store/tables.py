@@ -356,7 +356,8 @@ class TdxRateWindow(Base):
     TDX counts each method's calls per calling address in a fixed window that starts at the
     window's first call; workers that reach TDX from one address share that count, so they
     share this row (see `store.tdx_windows`). One row per method: a past window is of no use.
-    `ends_at` is epoch seconds; `limit` is what TDX's headers last said (NULL: not known yet).
+    `ends_at` is epoch seconds; `limit` is what TDX's headers last said (NULL: not known yet);
+    `pending` counts the window's calls not answered yet; `window_no` numbers the windows.
     """
 
     __tablename__ = "tdx_rate_window"
@@ -364,6 +365,8 @@ class TdxRateWindow(Base):
     method: Mapped[str] = mapped_column(String(200), primary_key=True)
     limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     used: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    window_no: Mapped[int] = mapped_column(Integer)
     ends_at: Mapped[float] = mapped_column(Float)
 
 

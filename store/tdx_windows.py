@@ -7,8 +7,10 @@ UPDATE, so a call is granted only while the shared count has room, however many 
 ask at once (SQLite serializes writers; PostgreSQL re-checks the WHERE of a concurrent
 UPDATE). TDX's answers then correct the row: its count and its window's end win.
 
-Times are epoch seconds. A window's last `guard` seconds grant nothing: a call granted then
-could reach TDX after TDX's window ended, open TDX's next window early and be counted twice.
+A call granted near a window's end may reach TDX after TDX's window ended and be counted in
+the next one. So the row also counts its window's calls still unanswered (`pending`), and
+a new window starts with them already counted; and no call starts in a window's last
+`guard` seconds, which keeps that carry small. Times are epoch seconds.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sqlalchemy.orm import Session
 from store.tables import TdxRateWindow as W
 
 
-def take(db: Session, method: str, now: float, window: float, guard: float) -> float | None:
-    """Count one call of `method` now: None when granted, else when its window ends.
+def take(db: Session, method: str, now: float, window: float, guard: float) -> int | float:
+    """Count one call of `method` now: the window's number (an int) when granted, else the
+    moment its window ends (a float), when the caller may ask again.
 
     A new window is opened by its first grant. TDX starts it when that call arrives, a
     moment later, so until TDX's first answer says when it ends (`observe`) it is taken to
@@ -31,23 +34,36 @@ def take(db: Session, method: str, now: float, window: float, guard: float) -> f
         update(W)
         .where(W.method == method, W.ends_at > now + guard)
         .where(or_(W.limit.is_(None), W.used < W.limit))
-        .values(used=W.used + 1)
-    )
-    if granted.rowcount:
-        return None
+        .values(used=W.used + 1, pending=W.pending + 1)
+        .returning(W.window_no)
+    ).scalar()
+    if granted is not None:
+        return granted
     opened = db.execute(
         update(W)
         .where(W.method == method, W.ends_at <= now)
-        .values(used=1, ends_at=provisional_end)
-    )
-    if opened.rowcount:
-        return None
+        .values(window_no=W.window_no + 1, used=W.pending + 1, pending=1, ends_at=provisional_end)
+        .returning(W.window_no)
+    ).scalar()
+    if opened is not None:
+        return opened
     row = db.get(W, method)
     if row is None:
-        db.add(W(method=method, limit=None, used=1, ends_at=provisional_end))
+        db.add(
+            W(method=method, limit=None, used=1, pending=1, window_no=1, ends_at=provisional_end)
+        )
         db.flush()  # a concurrent first call makes this an IntegrityError: the caller retries
-        return None
-    return row.ends_at
+        return 1
+    return float(row.ends_at)
+
+
+def answered(db: Session, method: str, window_no: int) -> None:
+    """A call granted in window `window_no` was answered: TDX counted it where it landed."""
+    db.execute(
+        update(W)
+        .where(W.method == method, W.window_no == window_no, W.pending > 0)
+        .values(pending=W.pending - 1)
+    )
 
 
 def observe(
@@ -57,9 +73,9 @@ def observe(
 
     The method's first answer gives the limit and the window's end. An answer from the row's
     window raises the count to TDX's and brings the end forward to TDX's; one from a later
-    window (a call that reached TDX after its window ended) replaces the row. Ends within
-    half a window of each other are one window: TDX's header has whole seconds, and windows
-    are assumed longer than two.
+    window (a call that reached TDX after its window ended) starts the row's next window,
+    with the calls still unanswered counted in it. Ends within half a window of each other
+    are one window: TDX's header has whole seconds, and windows are assumed longer than two.
     """
     used = limit - remaining
     first = db.execute(
@@ -82,5 +98,11 @@ def observe(
     db.execute(
         update(W)
         .where(W.method == method, W.ends_at <= ends_at - window / 2)
-        .values(limit=limit, used=used, ends_at=ends_at)
+        .values(
+            limit=limit,
+            window_no=W.window_no + 1,
+            used=W.pending + used,
+            pending=0,
+            ends_at=ends_at,
+        )
     )

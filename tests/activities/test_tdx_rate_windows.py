@@ -81,8 +81,8 @@ async def test_the_window_end_is_exact_when_a_worker_opened_the_window(
     header_reset = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=7)
     for key, remaining in (("POST {}/tickets", 59), ("GET {}/tickets/{}", 40)):
         await windows.acquire(key)
-        await windows.acquire(key)
-        await windows.observe(key, answer(60, remaining, header_reset))
+        window_no = await windows.acquire(key)
+        await windows.observe(key, window_no, answer(60, remaining, header_reset))
     with windows.sessions() as db:
         opened = db.get(TdxRateWindow, "POST {}/tickets")  # we opened it
         joined = db.get(TdxRateWindow, "GET {}/tickets/{}")  # someone else did

@@ -25,6 +25,8 @@ def upgrade() -> None:
         sa.Column("method", sa.String(length=200), nullable=False),
         sa.Column("limit", sa.Integer(), nullable=True),
         sa.Column("used", sa.Integer(), nullable=False),
+        sa.Column("pending", sa.Integer(), nullable=False),
+        sa.Column("window_no", sa.Integer(), nullable=False),
         sa.Column("ends_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("method", name=op.f("pk_tdx_rate_window")),
     )

@@ -48,7 +48,7 @@ log = logging.getLogger("deskflow.worker")
 
 def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     sessions = session_factory(make_engine(settings.database_url))
-    tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings, sessions))
+    tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings))
     db = TicketDbActivities(sessions)
     email = EmailActivities(settings, sessions)
     slack = SlackActivities(sessions, SlackClient.from_settings(settings))

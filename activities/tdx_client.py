@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy.orm import Session, sessionmaker
 
 from activities import meter
 from activities.tdx_rate_windows import RateWindows, WindowFull, method_key
 from domain import metrics
-from store.db import make_engine, session_factory
+from store.tdx_windows import window_sessions
 
 if TYPE_CHECKING:
     from domain.settings import Settings
@@ -181,14 +180,13 @@ class TdxClient:
     def from_settings(
         cls,
         settings: Settings,
-        sessions: sessionmaker[Session] | None = None,
         *,
         timeout: float | None = None,
         min_retry_after: timedelta | None = None,
     ) -> TdxClient:
         """The client `settings` describe, counting rate windows in the app database."""
         windows = RateWindows(
-            sessions or session_factory(make_engine(settings.database_url)),
+            window_sessions(settings.database_url),
             settings.tdx_rate_window_seconds,
             settings.tdx_rate_guard_seconds,
         )
@@ -271,7 +269,9 @@ class TdxClient:
         try:
             window_no = await self._windows.acquire(key)
         except WindowFull as e:
-            raise TdxRateLimited(e.reset_at, e.reset_at - datetime.now(UTC)) from None
+            # At least a moment: Temporal takes no delay as "back off by the attempt count".
+            wait = max(e.reset_at - datetime.now(UTC), timedelta(milliseconds=100))
+            raise TdxRateLimited(e.reset_at, wait) from None
         response = await self._send(method, path, body, params, token)
         if response.status_code == 401:
             token = await self._login(token)

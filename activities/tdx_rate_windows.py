@@ -13,16 +13,19 @@ worker slot for a minute.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import tdx_windows
+
+log = logging.getLogger(__name__)
 
 _ID_SEGMENT = re.compile(r"[^/]*\d[^/]*")
 
@@ -89,10 +92,15 @@ class RateWindows:
             waited += wait
 
     def _observe(self, key: str, window_no: int, headers: tuple[int, int, float] | None) -> None:
-        with self.sessions.begin() as db:
-            tdx_windows.answered(db, key, window_no)
-            if headers is not None:
-                tdx_windows.observe(db, key, *headers, self.window_seconds)
+        try:
+            with self.sessions.begin() as db:
+                tdx_windows.answered(db, key, window_no)
+                if headers is not None:
+                    tdx_windows.observe(db, key, *headers, self.window_seconds)
+        except SQLAlchemyError as e:
+            # The answer matters more than the count: the call stays counted as unanswered
+            # (carried into the next window), which errs on the side of fewer calls.
+            log.warning("TDX rate window not updated after %s: %s", key, type(e).__name__)
 
     async def observe(self, key: str, window_no: int, response: httpx.Response) -> None:
         """The answer to a call granted in `window_no`: learn the window from its headers.

@@ -15,10 +15,32 @@ a new window starts with them already counted; and no call starts in a window's 
 
 from __future__ import annotations
 
-from sqlalchemy import case, or_, update
-from sqlalchemy.orm import Session
+from typing import Any
 
+from sqlalchemy import case, event, or_, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import make_engine, session_factory
 from store.tables import TdxRateWindow as W
+
+
+def window_sessions(url: str) -> sessionmaker[Session]:
+    """Sessions for the counts: on SQLite, commits that do not wait for the disk.
+
+    Every TDX call writes twice here, at TDX's pace from every worker; with the default
+    `synchronous=FULL` each commit waits for an fsync while holding SQLite's one write lock,
+    and on a busy disk the other writers (the activities' own) time out behind them. WAL
+    with `synchronous=NORMAL` stays consistent; a power cut may forget the last counts,
+    which the next answer from TDX corrects.
+    """
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    return session_factory(engine)
 
 
 def take(db: Session, method: str, now: float, window: float, guard: float) -> int | float:

@@ -2,8 +2,9 @@
 
 Workers share one client: the main queue (workflows, email, Slack, database) and one queue
 per rate-limited TDX method (`domain.tdx_queues`). Each TDX queue carries a task-queue rate
-limit that the Temporal server enforces across every worker process, which is how N
-workers together stay under each of TDX's per-method limits.
+limit that the Temporal server enforces across every worker process, at TDX's own pace, and
+every TDX call takes its place in a window count the workers share in the app database,
+which is how N workers together stay under each of TDX's per-method limits.
 """
 
 from __future__ import annotations

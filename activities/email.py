@@ -1,9 +1,12 @@
 """send_email: render a Jinja2 template and deliver it once per idempotency key.
 
 The email log row is claimed before the SMTP conversation and marked sent after it, so a
-retried activity finds `sent` and stops. The Message-ID is derived from the key: should a
-worker die in the instant between the server's 250 and the log update, the one resend
-carries the same Message-ID, which mail systems collapse.
+retried activity finds `sent` and stops. Delivery is at least once, by necessity: SMTP gives
+a client that lost the server's answer to the end of DATA no way to learn whether the
+message was taken (RFC 1047), and no server-side key to send it "only if new". So the
+Message-ID is derived from the key: should a worker die in the instant between the
+server's 250 and the log update, the one resend carries the same Message-ID, and mail
+systems (Exchange's duplicate detection, Gmail) keep one message per Message-ID.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -181,7 +181,13 @@ class TdxActivities:
         await asyncio.to_thread(self._set_intent, key, ticket_id, datetime.now(UTC))
         try:
             made = await create()
-        except (TdxRateLimited, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+        except (
+            TdxRateLimited,
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            SQLAlchemyError,  # the shared rate-window count, before anything was sent
+        ):
             await asyncio.to_thread(self._set_intent, key, ticket_id, None)
             raise
         except (TdxError, httpx.TransportError) as e:

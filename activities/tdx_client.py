@@ -6,7 +6,8 @@ refused with 401, so activities never handle authentication. It does not retry a
 a 429 becomes `TdxRateLimited` carrying the moment TDX's rate window resets, so the activity
 can hand Temporal an exact `next_retry_delay` instead of retrying blindly, and timeouts surface
 as httpx exceptions for Temporal's retry policy. It reads TDX's rate-limit headers to hold a
-call back while its method's window is used up (`tdx_rate_windows`) rather than earn a 429.
+call back while its method's window, counted for all workers together in the app database,
+is used up (`tdx_rate_windows`) rather than earn a 429.
 The key and the token are never logged.
 """
 
@@ -31,6 +32,7 @@ from pydantic import SecretStr
 from activities import meter
 from activities.tdx_rate_windows import RateWindows, WindowFull, method_key
 from domain import metrics
+from store.tdx_windows import window_sessions
 
 if TYPE_CHECKING:
     from domain.settings import Settings
@@ -149,10 +151,10 @@ class TdxClient:
         web_services_key: str | SecretStr,
         app_id: int,
         asset_app_id: int,
+        windows: RateWindows,
         *,
         timeout: float = 30.0,
         min_retry_after: timedelta = DEFAULT_MIN_RETRY_AFTER,
-        window_seconds: float = 60.0,
     ) -> None:
         self.app_id = app_id
         self.asset_app_id = asset_app_id
@@ -172,7 +174,7 @@ class TdxClient:
         self._token: str | None = None
         self._token_expires = datetime.min.replace(tzinfo=UTC)
         self._login_lock = asyncio.Lock()
-        self._windows = RateWindows(window_seconds)
+        self._windows = windows
 
     @classmethod
     def from_settings(
@@ -182,19 +184,25 @@ class TdxClient:
         timeout: float | None = None,
         min_retry_after: timedelta | None = None,
     ) -> TdxClient:
+        """The client `settings` describe, counting rate windows in the app database."""
+        windows = RateWindows(
+            window_sessions(settings.database_url),
+            settings.tdx_rate_window_seconds,
+            settings.tdx_rate_guard_seconds,
+        )
         return cls(
             settings.tdx_base_url,
             settings.tdx_beid,
             settings.tdx_web_services_key,
             settings.tdx_app_id,
             settings.tdx_asset_app_id,
+            windows,
             timeout=settings.tdx_timeout_seconds if timeout is None else timeout,
             min_retry_after=(
                 timedelta(seconds=settings.tdx_min_retry_after_seconds)
                 if min_retry_after is None
                 else min_retry_after
             ),
-            window_seconds=settings.tdx_rate_window_seconds,
         )
 
     def __repr__(self) -> str:
@@ -259,14 +267,16 @@ class TdxClient:
             token = await self._login(token)
         key = method_key(method, path)
         try:
-            await self._windows.acquire(key)
+            window_no = await self._windows.acquire(key)
         except WindowFull as e:
-            raise TdxRateLimited(e.reset_at, e.reset_at - datetime.now(UTC)) from None
+            # At least a moment: Temporal takes no delay as "back off by the attempt count".
+            wait = max(e.reset_at - datetime.now(UTC), timedelta(milliseconds=100))
+            raise TdxRateLimited(e.reset_at, wait) from None
         response = await self._send(method, path, body, params, token)
         if response.status_code == 401:
             token = await self._login(token)
             response = await self._send(method, path, body, params, token)
-        self._windows.observe(key, response)
+        await self._windows.observe(key, window_no, response)
         self._raise_for(response)
         return response.json() if response.content else None
 

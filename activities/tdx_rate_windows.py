@@ -1,27 +1,31 @@
-"""What this process knows of TDX's rate windows, so it holds calls back instead of earning 429s.
+"""TDX's rate windows as every worker sees them, so calls are held back instead of earning 429s.
 
 TDX counts each method's calls per calling address in a fixed window, and every answer of a
 limited method says how many calls are left (`X-RateLimit-Remaining`) and when the window
-ends (`X-RateLimit-Reset`). The task queues already pace activities at just under each
-limit, but the Temporal server's rate limiter lets short bursts through, and a burst at the
-end of a window can overrun TDX's count. So the client keeps, per method, the last answer's
-count (less the calls it has sent since) and makes the next call wait for the window's end
-when nothing is left: a short wait in place, a long one handed back to Temporal as a retry
-at the reset (`WindowFull`), since an activity must not sit on its worker slot for a minute.
-Processes on one host share TDX's count and read it from the same headers.
+ends (`X-RateLimit-Reset`). Worker processes reaching TDX from one address share that count,
+so they share one count of their own in the app database (`store.tdx_windows`): a call is
+sent only once the shared count has room, and each answer's headers correct it. When a
+window is used up the call waits for its end: a short wait in place, a long one handed back
+to Temporal as a retry at the reset (`WindowFull`), since an activity must not sit on its
+worker slot for a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import logging
 import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import tdx_windows
+
+log = logging.getLogger(__name__)
 
 _ID_SEGMENT = re.compile(r"[^/]*\d[^/]*")
 
@@ -39,71 +43,81 @@ class WindowFull(Exception):
         self.reset_at = reset_at
 
 
-@dataclass
-class _Window:
-    limit: int
-    remaining: int  # calls this process may still send in the window
-    reset_at: float  # epoch seconds; infinity until an answer from the window says when
-
-
 class RateWindows:
-    """Per-method gates fed by TDX's rate-limit headers; `max_wait` is the longest in-place wait.
+    """Per-method gates on the shared count; `max_wait` is the longest in-place wait.
 
-    Once a window has ended, the next one is counted from the limit before any answer
-    arrives, so calls held for a reset do not all rush into the new window at once.
     `X-RateLimit-Reset` has whole-second precision and is rounded up, which would cost up to
-    a second per window. When this process made a window's first call (the answer leaves
-    `Limit - 1`), it knows better: the window began before that answer arrived, so it ends
-    no later than `window_seconds` after it, and that moment is used when it is earlier.
+    a second per window. When an answer is its window's first call (it leaves `Limit - 1`),
+    the window began before that answer arrived, so it ends no later than `window_seconds`
+    after it, and that moment is used when it is earlier. `guard_seconds` is the end of each
+    window in which nothing is sent (see `store.tdx_windows`).
     """
 
-    def __init__(self, window_seconds: float = 60.0, max_wait: float = 5.0) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        window_seconds: float = 60.0,
+        guard_seconds: float = 1.0,
+        max_wait: float = 5.0,
+    ) -> None:
+        self.sessions = sessions
         self.window_seconds = window_seconds
+        self.guard_seconds = guard_seconds
         self.max_wait = max_wait
-        self._windows: dict[str, _Window] = {}
 
-    async def acquire(self, key: str) -> None:
-        """Take one call of `key`'s window, waiting for the next window if none is left."""
+    def _take(self, key: str) -> int | float:
+        while True:
+            try:
+                with self.sessions.begin() as db:
+                    return tdx_windows.take(
+                        db, key, time.time(), self.window_seconds, self.guard_seconds
+                    )
+            except IntegrityError:
+                continue  # another process opened the method's first window meanwhile
+
+    async def acquire(self, key: str) -> int:
+        """Take one call of `key`'s window, waiting for the next window if none is left.
+
+        Returns the window's number, for `observe`.
+        """
         waited = 0.0
         while True:
-            window = self._windows.get(key)
-            if window is None:
-                return  # nothing known yet: the answer will tell
-            now = time.time()
-            if now >= window.reset_at:
-                window = self._windows[key] = _Window(window.limit, window.limit, math.inf)
-            if window.remaining > 0:
-                window.remaining -= 1
-                return
-            # Used up: wait for its end, or, while its end is unknown, for an answer.
-            wait = window.reset_at - now if window.reset_at < math.inf else 0.05
+            taken = await asyncio.to_thread(self._take, key)
+            if isinstance(taken, int):
+                return taken
+            wait = max(taken - time.time(), 0.0)
             if waited + wait > self.max_wait:
-                until = window.reset_at if window.reset_at < math.inf else now + self.max_wait
-                raise WindowFull(datetime.fromtimestamp(until, UTC))
+                raise WindowFull(datetime.fromtimestamp(taken, UTC))
             await asyncio.sleep(wait)
             waited += wait
 
-    def observe(self, key: str, response: httpx.Response) -> None:
-        """Learn the window from an answer's headers; an answer from an ended window is ignored."""
+    def _observe(self, key: str, window_no: int, headers: tuple[int, int, float] | None) -> None:
+        try:
+            with self.sessions.begin() as db:
+                tdx_windows.answered(db, key, window_no)
+                if headers is not None:
+                    tdx_windows.observe(db, key, *headers, self.window_seconds)
+        except SQLAlchemyError as e:
+            # The answer matters more than the count: the call stays counted as unanswered
+            # (carried into the next window), which errs on the side of fewer calls.
+            log.warning("TDX rate window not updated after %s: %s", key, type(e).__name__)
+
+    async def observe(self, key: str, window_no: int, response: httpx.Response) -> None:
+        """The answer to a call granted in `window_no`: learn the window from its headers.
+
+        An answer from a window that has already ended tells nothing of the current one.
+        """
         answered = time.time()
+        headers: tuple[int, int, float] | None = None
         try:
             limit = int(response.headers["X-RateLimit-Limit"])
             remaining = int(response.headers["X-RateLimit-Remaining"])
             reset_at = parsedate_to_datetime(response.headers["X-RateLimit-Reset"]).timestamp()
         except (KeyError, TypeError, ValueError):
-            return
-        if remaining == limit - 1 and response.status_code != 429:
-            reset_at = min(reset_at, answered + self.window_seconds)
-        if reset_at <= answered:
-            return
-        window = self._windows.get(key)
-        # One window's ends differ by less than the header's one-second granularity; a later
-        # window ends a whole window later (windows are assumed longer than 2 s).
-        same = window is not None and (
-            window.reset_at == math.inf or abs(window.reset_at - reset_at) < 1.0
-        )
-        if window is None or not same and reset_at > window.reset_at:
-            self._windows[key] = _Window(limit, remaining, reset_at)
-        elif same:
-            window.remaining = min(window.remaining, remaining)
-            window.reset_at = min(window.reset_at, reset_at)
+            pass
+        else:
+            if remaining == limit - 1 and response.status_code != 429:
+                reset_at = min(reset_at, answered + self.window_seconds)
+            if reset_at > answered:
+                headers = (limit, remaining, reset_at)
+        await asyncio.to_thread(self._observe, key, window_no, headers)

@@ -63,16 +63,16 @@ class Settings(BaseSettings):
     tdx_account_id: int = 1
     tdx_new_status_id: int = 1
     tdx_cancelled_status_id: int = 7
-    # What the TDX queues may start per rate window, all workers together: just under TDX's
-    # own per-method limits (60, and 30 for ticket creation), so a burst at a window's edge
-    # still fits. The window is TDX's 60 s; the stand-in can be told a shorter one.
-    tdx_max_calls_per_minute: float = 57
-    tdx_max_creates_per_minute: float = 28.5
+    # TDX's own per-method limits per rate window (60, and 30 for ticket creation): the TDX
+    # queues start activities at that pace, all workers together, and the count the workers
+    # share in the app database (`store.tdx_windows`) holds back what would overrun a
+    # window. The window is TDX's 60 s; the stand-in can be told a shorter one.
+    tdx_max_calls_per_minute: float = 60
+    tdx_max_creates_per_minute: float = 30
     tdx_rate_window_seconds: float = 60.0
-    # Seconds' worth of calls that may reach TDX at once on top of the steady pace: the
-    # Temporal server's task-queue limiter releases up to one second's tokens together, and
-    # a worker that stalls (CPU, GC) sends its delayed calls together (see `tdx_queue_rate`).
-    tdx_rate_burst_seconds: float = 1.0
+    # The end of each window in which no call starts: one sent then could reach TDX after
+    # its window ended and be counted in the next one as well (network and stalls).
+    tdx_rate_guard_seconds: float = 1.0
     # How long deskflow waits for a TDX answer, and how long after sending a create TDX may
     # still carry it out (its longest processing time, with margin): a retry that cannot
     # see the first create's marker waits that long before creating again.
@@ -144,19 +144,17 @@ class Settings(BaseSettings):
         return tdx_queue(self.task_queue, kind)
 
     def tdx_queue_rate(self, kind: TdxQueue) -> float:
-        """Activities per second that queue may start, all workers together.
+        """Activities per second that queue may start, all workers together: TDX's steady rate.
 
-        A window may see rate × (window + burst): the budget is spread over that, not over
-        the window alone. Against TDX's 60 s windows the default one-second burst costs one
-        call a minute; against a short window (the stand-in's, scaled) it is what keeps
-        the count under the limit.
+        The Temporal server's limiter lets a second's worth through at once and a stalled
+        worker sends its delayed calls together; the shared window count absorbs both.
         """
         per_window = (
             self.tdx_max_creates_per_minute
             if kind == "ticket_create"
             else self.tdx_max_calls_per_minute
         )
-        return per_window / (self.tdx_rate_window_seconds + self.tdx_rate_burst_seconds)
+        return per_window / self.tdx_rate_window_seconds
 
 
 @lru_cache

@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -348,6 +349,26 @@ class TdxCreateIntent(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     ticket_id: Mapped[str] = mapped_column(String(64), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TdxRateWindow(Base):
+    """Every worker's shared count of one TDX method's current rate window (issue 8, point 9).
+
+    TDX counts each method's calls per calling address in a fixed window that starts at the
+    window's first call; workers that reach TDX from one address share that count, so they
+    share this row (see `store.tdx_windows`). One row per method: a past window is of no use.
+    `ends_at` is epoch seconds; `limit` is what TDX's headers last said (NULL: not known yet);
+    `pending` counts the window's calls not answered yet; `window_no` numbers the windows.
+    """
+
+    __tablename__ = "tdx_rate_window"
+
+    method: Mapped[str] = mapped_column(String(200), primary_key=True)
+    limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    used: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    window_no: Mapped[int] = mapped_column(Integer)
+    ends_at: Mapped[float] = mapped_column(Float)
 
 
 class EmailLog(Base):

@@ -14,6 +14,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import delete
 from temporalio.testing import WorkflowEnvironment
 
 from domain.settings import Settings
@@ -22,6 +23,7 @@ from sim.app import SimServer
 from starter.dev_server import register_search_attributes
 from store.db import make_engine, migrate, session_factory
 from store.reference import load_reference_file
+from store.tables import TdxRateWindow
 from tests.web.browser import browser  # noqa: F401 (the session's chromium, for every browser test)
 
 # Tests run as development does (operations.deployment_checks): test secrets are accepted,
@@ -76,6 +78,23 @@ def settings(sim: SimServer, db_url: str) -> Settings:
         tdx_max_calls_per_minute=60_000,
         tdx_max_creates_per_minute=60_000,
     )
+
+
+@pytest.fixture
+def tdx_windows_forgotten(db_url: str) -> Iterator[None]:
+    """No shared TDX window count before or after the test: for tests that tighten TDX's limits.
+
+    The counts live in the session's database, and a window the test filled would otherwise
+    hold the next test's calls back until it ends.
+    """
+
+    def forget() -> None:
+        with session_factory(make_engine(db_url)).begin() as db:
+            db.execute(delete(TdxRateWindow))
+
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture

@@ -100,7 +100,11 @@ def post_slack(req: SlackRequest) -> Awaitable[None]:
 
 # ----- TDX (a paced queue per rate-limited TDX method, see domain.tdx_queues) ------------------
 
-TDX_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
+# Backing off protects nothing here: every TDX call waits for its paced queue and for room in
+# TDX's rate window, and a 429 names its own delay. But every attempt doubles the interval,
+# the planned ones too (a create waiting for its first request to land), so a ticket whose
+# calls met a few faults in a row would wait minutes for its next try; 30 s at most.
+TDX_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # Until TDX knows the replacement's serial: quick at first, then hourly, forever.
 ITSM_RETRY = RetryPolicy(
     initial_interval=timedelta(minutes=2),

@@ -123,7 +123,9 @@ class RefreshBatch:
                 task_queue=tdx_queue(workflow.info().task_queue, "asset_search"),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(
-                    maximum_interval=timedelta(minutes=5),
+                    # At most 30 s apart, as every TDX call (workflows/refresh_activities.py):
+                    # the paced queue and TDX's rate window hold the pace, not the backoff.
+                    maximum_interval=timedelta(seconds=30),
                     non_retryable_error_types=["UnknownSerial"],
                 ),
             )

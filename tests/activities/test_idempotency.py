@@ -97,7 +97,9 @@ async def test_tdx_create_retried_after_a_crash_finds_the_ticket_it_made(setting
     assert len(sim.tdx.tickets) == 1
 
 
-async def test_tdx_429_waits_until_the_window_resets(settings, sessions, sim):
+async def test_tdx_429_waits_until_the_window_resets(
+    settings, sessions, sim, tdx_windows_forgotten
+):
     sim.tdx.reset()
     sim.tdx.configure_limits(window_seconds=30, create_limit=1)
     try:

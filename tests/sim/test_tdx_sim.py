@@ -28,11 +28,7 @@ async def sim() -> AsyncIterator[SimServer]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(
-    sim: SimServer, db_url: str, tdx_windows_forgotten: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The client counts TDX's rate windows in the app database: the tests' migrated one.
-    monkeypatch.setenv("DESKFLOW_DATABASE_URL", db_url)
+def fresh_state(sim: SimServer, tdx_windows_forgotten: None) -> None:
     sim.tdx.reset()
     sim.tdx.configure_limits(window_seconds=60, limit=1000, create_limit=1000)
 

@@ -28,7 +28,7 @@ ALONE := tests/system tests/workflows/test_continue_as_new.py tests/web/test_try
 test: install browser-check
 	$(BIN)/ruff check .
 	$(PYTEST) -n 4 $(addprefix --ignore=,$(ALONE))
-	$(PYTEST) $(ALONE)
+	$(PYTEST) --durations=20 $(ALONE)
 	DESKFLOW_TEST_DB=postgresql $(PYTEST) -n 4 $(addprefix --ignore=,$(ALONE)) $(PG_TESTS)
 
 # The browser tests drive Debian's chromium; without it they would prove nothing, so the suite

@@ -91,7 +91,13 @@ async def state(handle: WorkflowHandle) -> TicketState:
     return await handle.query("state", result_type=TicketState)
 
 
-async def until(handle: WorkflowHandle, check, what: str, timeout: float = 15.0) -> TicketState:
+# Real seconds a ticket may take to get somewhere: activities run in real time, and on a
+# loaded CI machine (four test processes, each with its servers) a TDX call retried after a
+# slow answer alone waits its settle time (10 s).
+PATIENCE = 30.0
+
+
+async def until(handle: WorkflowHandle, check, what: str, timeout: float = PATIENCE) -> TicketState:
     """Poll `state` in real time until `check(state)`; activities run in real time."""
     deadline = time.monotonic() + timeout
     while True:
@@ -110,7 +116,7 @@ async def until(handle: WorkflowHandle, check, what: str, timeout: float = 15.0)
         await asyncio.sleep(0.05)
 
 
-async def reach(handle: WorkflowHandle, status: Status, timeout: float = 15.0) -> TicketState:
+async def reach(handle: WorkflowHandle, status: Status, timeout: float = PATIENCE) -> TicketState:
     return await until(handle, lambda s: s.status == status, status.value, timeout)
 
 

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from domain.outages import OutageState, OutageStatus
@@ -163,11 +163,18 @@ async def test_two_thousand_incidents_resolved_once_through_a_crash(
     assert set(resolutions) == set(linked) and set(resolutions.values()) == {1}
     assert sn.query("incident", f"number={unlinked}")[0]["state"] == "1"
     await asyncio.sleep(1)
-    mail = Counter(
-        ",".join(m.envelope_to) for m in sim.mail.messages if m.template == "outage_resolved"
-    )
-    twice = {k: v for k, v in mail.items() if v > 1}
+    # One email per customer as their mailbox shows it: the worker killed between the SMTP
+    # server's 250 and the "sent" mark sends again with the same Message-ID (SMTP cannot tell
+    # a client whether a message it lost the answer for was taken; mail systems keep one
+    # message per Message-ID), so: one Message-ID per customer, a resend only for the kill.
+    resolved = [m for m in sim.mail.messages if m.template == "outage_resolved"]
+    ids: defaultdict[str, set[str]] = defaultdict(set)
+    for m in resolved:
+        ids[",".join(m.envelope_to)].add(m.headers["Message-ID"])
+    twice = {k: v for k, v in ids.items() if len(v) > 1}
     assert not twice, twice
+    assert len(resolved) - len(ids) <= 1, "resent without a kill"
+    mail = Counter(",".join(m.envelope_to) for m in resolved)
     assert len(mail) == N - 1 and f"c{N // 2}@example.edu" not in mail
     print(
         f"\n{N} incidents: linked by {AGENTS} agents in {linked_in:.1f}s; resolved in "

@@ -28,7 +28,14 @@ from datetime import datetime, timedelta
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.business_calendar import BusinessCalendar
-from domain.itsm import FINISHED, ActionKind, ItsmEvent, ItsmName, TicketStatus
+from domain.itsm import (
+    FINISHED,
+    ActionKind,
+    ItsmEvent,
+    ItsmName,
+    ServiceDeskTicket,
+    TicketStatus,
+)
 from domain.service_desk import ServiceDesk, targets_for
 from domain.sla import (
     Milestone,
@@ -129,28 +136,10 @@ def apply_event(
     if not timeline:
         return _apply_by_arrival(s, desk, event, now, warn)
     _seed_marks(s)
-    changes: list[str] = []
-    t = event.ticket
-    a = event.action
-    if a is not None and a.id not in s.seen_actions:
-        s.seen_actions = [*s.seen_actions, a.id][-SEEN_ACTIONS_KEPT:]
-        if a.kind == ActionKind.agent_reply and s.responded_at is None and not s.finished:
-            s.responded_at = min(max(a.at, t.opened_at), now)
-            changes.append("first response")
+    t, a = event.ticket, event.action
+    changes = _take_action(s, event, now)
     if s.last_update is None or t.updated_at >= s.last_update:
-        first = s.last_update is None
-        s.last_update = t.updated_at
-        s.summary, s.client, s.team = t.summary, t.client, t.team or s.team
-        if first:
-            s.opened_at = t.opened_at
-            s.milestones = milestones(warn)
-        if t.priority != s.priority:
-            if not first:
-                s.retargets += 1
-                changes.append(f"priority {s.priority or '-'} -> {t.priority}")
-            s.priority = t.priority
-            s.targets = targets_for(desk, t)
-            _rearm(s, desk.calendar, now)
+        changes += _take_snapshot(s, desk, t, now, warn)
     order = event.order[1]
     facts = [(t.updated_at, order, t.status)]
     if a is not None and a.new_status is not None:
@@ -159,6 +148,39 @@ def apply_event(
     for at, key, status in facts:
         _mark(s, StatusMark(at=min(max(at, opened), now), order=key, status=status))
     return changes + _read_timeline(s)
+
+
+def _take_action(s: ClockState, event: ItsmEvent, now: datetime) -> list[str]:
+    """The event's action, once: an agent's first reply to the user meets the response."""
+    a, t = event.action, event.ticket
+    if a is None or a.id in s.seen_actions:
+        return []
+    s.seen_actions = [*s.seen_actions, a.id][-SEEN_ACTIONS_KEPT:]
+    if a.kind == ActionKind.agent_reply and s.responded_at is None and not s.finished:
+        s.responded_at = min(max(a.at, t.opened_at), now)
+        return ["first response"]
+    return []
+
+
+def _take_snapshot(
+    s: ClockState, desk: ServiceDesk, t: ServiceDeskTicket, now: datetime, warn: list[int]
+) -> list[str]:
+    """The ticket's fields from a snapshot no older than the last: a new priority re-targets."""
+    first = s.last_update is None
+    s.last_update = t.updated_at
+    s.summary, s.client, s.team = t.summary, t.client, t.team or s.team
+    if first:
+        s.opened_at = t.opened_at
+        s.milestones = milestones(warn)
+    if t.priority == s.priority:
+        return []
+    changes = [] if first else [f"priority {s.priority or '-'} -> {t.priority}"]
+    if not first:
+        s.retargets += 1
+    s.priority = t.priority
+    s.targets = targets_for(desk, t)
+    _rearm(s, desk.calendar, now)
+    return changes
 
 
 def _seed_marks(s: ClockState) -> None:
@@ -182,30 +204,12 @@ def _apply_by_arrival(
     s: ClockState, desk: ServiceDesk, event: ItsmEvent, now: datetime, warn: list[int]
 ) -> list[str]:
     """Status changes taken in the order they arrive (an older snapshot changes nothing)."""
-    changes: list[str] = []
     t = event.ticket
     when = min(max(event.ticket.updated_at, s.last_update or t.opened_at), now)
-    a = event.action
-    if a is not None and a.id not in s.seen_actions:
-        s.seen_actions = [*s.seen_actions, a.id][-SEEN_ACTIONS_KEPT:]
-        if a.kind == ActionKind.agent_reply and s.responded_at is None and not s.finished:
-            s.responded_at = min(max(a.at, t.opened_at), now)
-            changes.append("first response")
+    changes = _take_action(s, event, now)
     if s.last_update is not None and t.updated_at < s.last_update:
         return changes
-    first = s.last_update is None
-    s.last_update = t.updated_at
-    s.summary, s.client, s.team = t.summary, t.client, t.team or s.team
-    if first:
-        s.opened_at = t.opened_at
-        s.milestones = milestones(warn)
-    if t.priority != s.priority:
-        if not first:
-            s.retargets += 1
-            changes.append(f"priority {s.priority or '-'} -> {t.priority}")
-        s.priority = t.priority
-        s.targets = targets_for(desk, t)
-        _rearm(s, desk.calendar, now)
+    changes += _take_snapshot(s, desk, t, now, warn)
     if t.status != s.status:
         changes.append(f"status {s.status.value} -> {t.status.value}")
         hold = t.status == TicketStatus.on_hold

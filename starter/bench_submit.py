@@ -397,46 +397,9 @@ async def _batch(client, settings, sim, sessions, run, n: int, worker: int) -> d
 
 async def lifecycle_history(settings: Settings) -> dict[str, float]:
     """One on-prem ticket from start to complete (time-skipping); its history's size."""
-    from temporalio.testing import WorkflowEnvironment
+    from starter.bench import onprem_lifecycle
 
-    from operations.temporal_client import data_converter
-    from sim.app import SimServer
-    from starter.bench import _drive_on_prem, bench_ticket
-    from starter.dev_server import register_search_attributes
-    from store.db import make_engine, migrate, session_factory
-    from store.reference import load_reference_file
-    from store.tables import ScheduleSlot
-    from worker import build_workers
-
-    workdir = Path(tempfile.mkdtemp(prefix="deskflow-lbench-"))
-    async with SimServer(tdx_limit=10**6, tdx_create_limit=10**6, slack_per_second=1000) as sim:
-        local = settings.model_copy(
-            update={
-                "database_url": f"sqlite:///{workdir / 'app.db'}",
-                "tdx_base_url": sim.tdx_base_url,
-                "slack_base_url": sim.slack_base_url,
-                "smtp_port": sim.smtp_port,
-                "task_queue": "bench-lifecycle",
-                "tdx_max_calls_per_minute": 10**6,
-                "tdx_max_creates_per_minute": 10**6,
-            }
-        )
-        migrate(local.database_url)
-        sessions = session_factory(make_engine(local.database_url))
-        with sessions.begin() as db:
-            load_reference_file(ROOT / "demo" / "reference.yaml", db)
-        env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=data_converter(local),
-            test_server_existing_path=str(Path(sys.executable).with_name("temporal-test-server")),
-        )
-        async with env, contextlib.AsyncExitStack() as stack:
-            await register_search_attributes(env.client)
-            for w in build_workers(env.client, local):
-                await stack.enter_async_context(w)
-            events = await _drive_on_prem(env, local, sim, sessions, ScheduleSlot)
-            ticket_id = bench_ticket(0, "lifecycle").ticket_id
-            history = await env.client.get_workflow_handle(workflow_id(ticket_id)).fetch_history()
-    size = len(history.to_json().encode())
+    events, size = await onprem_lifecycle(settings)
     return {
         "history_bytes_full_onprem_lifecycle": size,
         "history_bytes_vs_before_issue_15": round(size / ORIGINAL_HISTORY_BYTES, 2),

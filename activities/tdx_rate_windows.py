@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import tdx_windows
@@ -66,14 +66,8 @@ class RateWindows:
         self.max_wait = max_wait
 
     def _take(self, key: str) -> int | float:
-        while True:
-            try:
-                with self.sessions.begin() as db:
-                    return tdx_windows.take(
-                        db, key, time.time(), self.window_seconds, self.guard_seconds
-                    )
-            except IntegrityError:
-                continue  # another process opened the method's first window meanwhile
+        with self.sessions.begin() as db:
+            return tdx_windows.take(db, key, time.time(), self.window_seconds, self.guard_seconds)
 
     async def acquire(self, key: str) -> int:
         """Take one call of `key`'s window, waiting for the next window if none is left.

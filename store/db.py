@@ -80,6 +80,15 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def dialect_insert(session: Session) -> Any:
+    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory bound to `engine`.
 

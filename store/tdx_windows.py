@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, event, or_, update
+from sqlalchemy import case, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import make_engine, session_factory
+from store.db import dialect_insert, make_engine, session_factory
 from store.tables import TdxRateWindow as W
 
 
@@ -50,33 +50,49 @@ def take(db: Session, method: str, now: float, window: float, guard: float) -> i
     A new window is opened by its first grant. TDX starts it when that call arrives, a
     moment later, so until TDX's first answer says when it ends (`observe`) it is taken to
     end a quarter window late: answers only ever bring a window's end forward.
+
+    Two conditional UPDATEs decide, atomically on both databases. When neither applies, the
+    row is read to say until when; on PostgreSQL another process may have changed it between
+    our UPDATEs and that read (created it, opened a window), so a row that now has room
+    means "ask again", never "wait": a method's first calls from several workers at once
+    must not be sent away for a whole window.
     """
-    provisional_end = now + window * 1.25
-    granted = db.execute(
-        update(W)
-        .where(W.method == method, W.ends_at > now + guard)
-        .where(or_(W.limit.is_(None), W.used < W.limit))
-        .values(used=W.used + 1, pending=W.pending + 1)
-        .returning(W.window_no)
-    ).scalar()
-    if granted is not None:
-        return granted
-    opened = db.execute(
-        update(W)
-        .where(W.method == method, W.ends_at <= now)
-        .values(window_no=W.window_no + 1, used=W.pending + 1, pending=1, ends_at=provisional_end)
-        .returning(W.window_no)
-    ).scalar()
-    if opened is not None:
-        return opened
-    row = db.get(W, method)
-    if row is None:
-        db.add(
-            W(method=method, limit=None, used=1, pending=1, window_no=1, ends_at=provisional_end)
-        )
-        db.flush()  # a concurrent first call makes this an IntegrityError: the caller retries
-        return 1
-    return float(row.ends_at)
+    while True:
+        granted = db.execute(
+            update(W)
+            .where(W.method == method, W.ends_at > now + guard)
+            .where(or_(W.limit.is_(None), W.used < W.limit))
+            .values(used=W.used + 1, pending=W.pending + 1)
+            .returning(W.window_no)
+        ).scalar()
+        if granted is not None:
+            return granted
+        opened = db.execute(
+            update(W)
+            .where(W.method == method, W.ends_at <= now)
+            .values(
+                window_no=W.window_no + 1,
+                used=W.pending + 1,
+                pending=1,
+                ends_at=now + window * 1.25,
+            )
+            .returning(W.window_no)
+        ).scalar()
+        if opened is not None:
+            return opened
+        row = db.execute(select(W.ends_at, W.used, W.limit).where(W.method == method)).first()
+        if row is None:  # the method's first call: an ended window, which the loop opens
+            db.execute(
+                dialect_insert(db)(W)
+                .values(method=method, limit=None, used=0, pending=0, window_no=0, ends_at=0.0)
+                .on_conflict_do_nothing(index_elements=["method"])
+            )
+            continue
+        ends_at, used, limit = row
+        has_room = ends_at > now + guard and (limit is None or used < limit)
+        if has_room or ends_at <= now:
+            continue  # changed by another process since our UPDATEs
+        return float(ends_at)
 
 
 def answered(db: Session, method: str, window_no: int) -> None:

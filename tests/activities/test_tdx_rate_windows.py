@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -100,3 +102,29 @@ async def test_a_long_wait_goes_back_to_temporal_without_calling_tdx(windows_sim
             await client.create_ticket(TICKET)
     assert timedelta(seconds=25) < caught.value.retry_after <= timedelta(seconds=31)
     assert [c.status for c in sim.tdx.calls if c.path.endswith("/tickets")] == [200]
+
+
+def test_a_methods_first_calls_from_many_workers_at_once_are_all_granted(
+    settings, tdx_windows_forgotten
+):
+    """The first calls of a method, from several processes at once, all go out at once.
+
+    Found on PostgreSQL: a call whose two UPDATEs found no row, then read the row another
+    process had just created, took its window's end for "full" and waited a whole window
+    (a ticket's three TDX tasks: one of them a minute late, every time it happened).
+    """
+    windows = [
+        RateWindows(session_factory(make_engine(settings.database_url)), 60.0, 1.0)
+        for _ in range(8)
+    ]
+    for attempt in range(5):
+        key = f"POST 46/tickets/{{}}/tasks#{attempt}"
+        start = threading.Barrier(len(windows))
+
+        def first_call(w: RateWindows, key: str = key, start=start) -> int | float:
+            start.wait()
+            return w._take(key)
+
+        with ThreadPoolExecutor(len(windows)) as pool:
+            taken = list(pool.map(first_call, windows))
+        assert sorted(taken) == [1] * len(windows), taken  # every call granted in window 1

@@ -112,8 +112,29 @@ async def until(handle: WorkflowHandle, check, what: str, timeout: float = PATIE
         if check(s):
             return s
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; ticket is {s.status.value}: {s}")
+            pending = await pending_activities(handle)
+            raise AssertionError(
+                f"timed out waiting for {what}; ticket is {s.status.value}; "
+                f"pending activities: {pending}; state: {s}"
+            )
         await asyncio.sleep(0.05)
+
+
+async def pending_activities(handle: WorkflowHandle) -> list[str]:
+    """What the ticket still waits on, for a timeout's message: each activity's attempt and
+    last failure tell a slow machine from a stuck call."""
+    described = await handle.describe()
+    converter = handle._client.data_converter
+    found = []
+    for a in described.raw_description.pending_activities:
+        failure = None
+        if a.HasField("last_failure"):
+            failure = await converter.decode_failure(a.last_failure)
+        found.append(
+            f"{a.activity_type.name} attempt {a.attempt} state {a.state} "
+            f"started {a.last_started_time.ToJsonString()} last failure {failure!r}"
+        )
+    return found
 
 
 async def reach(handle: WorkflowHandle, status: Status, timeout: float = PATIENCE) -> TicketState:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -25,12 +24,6 @@ from tests.workflows.helpers import (
 )
 
 
-@pytest.mark.xfail(
-    os.environ.get("DESKFLOW_TEST_DB") == "postgresql",
-    strict=False,
-    reason="open bug (issue 8 merge): on PostgreSQL the first ticket's TDX task creates never "
-    "finish, with no activity failure logged; found in CI at the end of the stop",
-)
 @pytest.mark.parametrize(
     ("created", "invite"),
     [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -23,12 +22,6 @@ from tests.workflows.helpers import (
 )
 
 
-@pytest.mark.xfail(
-    os.environ.get("DESKFLOW_TEST_DB") == "postgresql",
-    strict=False,
-    reason="open bug (issue 8 merge): on PostgreSQL the first ticket's TDX task creates never "
-    "finish, with no activity failure logged; found in CI at the end of the stop",
-)
 async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     # Friday before the July 4th weekend, after lunch: the ticket's business day is Friday,
     # Monday 2027-07-05 is the observed holiday, so the invite goes out Tuesday 10:05.

@@ -219,6 +219,7 @@ class SlackSim:
         self.faults: list[SlackFault] = []
         self.random = random.Random()
         self.calls: Counter[str] = Counter()  # answered calls per method, faults included
+        self.in_flight = 0  # calls being answered slowly now
         self._last_post: dict[str, float] = {}  # channel ID -> time of last accepted post
         self._windows: dict[str, tuple[float, int]] = {}  # method -> (window end, calls)
         self._last_ts = max((float(m.ts) for m in self.messages), default=0.0)
@@ -319,6 +320,14 @@ class SlackSim:
         self._windows[method] = (ends, used + 1)
         return None
 
+    async def _slowly(self, delay: float) -> None:
+        """Wait as a slow Slack does; the answer goes out even if the client left."""
+        self.in_flight += 1
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.in_flight -= 1
+
     def _auth(self, token: str | None) -> Response | None:
         if not token:
             return _error("not_authed")
@@ -353,7 +362,7 @@ class SlackSim:
         if refused := self._refusal(fault):
             return refused
         if fault is not None and fault.status == "timeout":  # slow, then carried out
-            await asyncio.sleep(fault.delay)
+            await self._slowly(fault.delay)
 
         now = time.monotonic()
         interval = 1.0 / self.per_second
@@ -377,7 +386,7 @@ class SlackSim:
         self.messages.append(message)
         self.store.put("message", message.ts, message.to_json())
         if fault is not None and fault.status == "late_answer":  # carried out, answered late
-            await asyncio.sleep(fault.delay)
+            await self._slowly(fault.delay)
         return _answer(
             {
                 "ok": True,
@@ -400,7 +409,7 @@ class SlackSim:
         if refused := self._refusal(fault) or self._over_tier(HISTORY):
             return refused
         if fault is not None:
-            await asyncio.sleep(fault.delay)
+            await self._slowly(fault.delay)
         oldest, latest = _ts(params.get("oldest", 0)), _ts(params.get("latest", time.time()))
         if oldest is None:
             return _error("invalid_ts_oldest")

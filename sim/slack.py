@@ -23,7 +23,6 @@ import base64
 import binascii
 import json
 import math
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from sim.itsm_common import DocStore
 
@@ -59,7 +58,7 @@ class SlackFault(BaseModel):
     which stores the post at once and answers only after `delay` seconds: the client that gave
     up waiting never learns its message is in the channel. If `error` is set the answer is
     instead Slack's usual HTTP 200 `{"ok": false, "error": error}` (e.g. `channel_not_found`).
-    `chance` makes the rule apply to that share of calls only. `count=None` never runs out.
+    `count=None` never runs out.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -71,7 +70,6 @@ class SlackFault(BaseModel):
     count: int | None = 1
     delay: float = 5.0
     retry_after: int = 1
-    chance: float = Field(1.0, gt=0, le=1)
 
     @field_validator("status")
     @classmethod
@@ -217,9 +215,9 @@ class SlackSim:
         # name -> ID
         self.channels: dict[str, str] = {c["name"]: c["id"] for c in self.store.all("channel")}
         self.faults: list[SlackFault] = []
-        self.random = random.Random()
         self.calls: Counter[str] = Counter()  # answered calls per method, faults included
         self.in_flight = 0  # calls being answered slowly now
+        self.injected: Counter[str] = Counter()  # faults given, by status or error code
         self._last_post: dict[str, float] = {}  # channel ID -> time of last accepted post
         self._windows: dict[str, tuple[float, int]] = {}  # method -> (window end, calls)
         self._last_ts = max((float(m.ts) for m in self.messages), default=0.0)
@@ -231,6 +229,7 @@ class SlackSim:
         self.channels.clear()
         self.faults.clear()
         self.calls.clear()
+        self.injected.clear()
         self._last_post.clear()
         self._windows.clear()
 
@@ -249,7 +248,6 @@ class SlackSim:
         delay: float = 5.0,
         retry_after: int = 1,
         method: str = POST,
-        chance: float = 1.0,
     ) -> SlackFault:
         """Queue a fault rule (see `SlackFault`); rules are consumed in the order added."""
         fault = SlackFault.model_validate(
@@ -261,7 +259,6 @@ class SlackSim:
                 "count": count,
                 "delay": delay,
                 "retry_after": retry_after,
-                "chance": chance,
             }
         )
         self.faults.append(fault)
@@ -290,12 +287,11 @@ class SlackSim:
         for fault in self.faults:
             wanted = fault.channel.lstrip("#") if fault.channel else None
             if fault.method == method and wanted in (None, channel_id, channel_name):
-                if fault.chance < 1 and self.random.random() >= fault.chance:
-                    continue
                 if fault.count is not None:
                     fault.count -= 1
                     if fault.count <= 0:
                         self.faults.remove(fault)
+                self.injected[fault.error or str(fault.status)] += 1
                 return fault
         return None
 
@@ -358,12 +354,7 @@ class SlackSim:
             return _error(metadata)
         channel_id, channel_name = self._resolve(str(params["channel"]))
 
-        fault = self._take_fault(POST, channel_id, channel_name)
-        if refused := self._refusal(fault):
-            return refused
-        if fault is not None and fault.status == "timeout":  # slow, then carried out
-            await self._slowly(fault.delay)
-
+        # Slack's pace comes first: a post it turns away never reaches an injected fault.
         now = time.monotonic()
         interval = 1.0 / self.per_second
         last = self._last_post.get(channel_id)
@@ -371,6 +362,12 @@ class SlackSim:
             wait = max(1, math.ceil(interval - (now - last)))
             return _limited(wait)
         self._last_post[channel_id] = now
+
+        fault = self._take_fault(POST, channel_id, channel_name)
+        if refused := self._refusal(fault):
+            return refused
+        if fault is not None and fault.status == "timeout":  # slow, then carried out
+            await self._slowly(fault.delay)
 
         thread_ts = params.get("thread_ts")
         message = SlackMessage(

@@ -90,7 +90,6 @@ async def test_mailbox_and_slack_history_survive_a_restart(tmp_path: Path) -> No
         assert await slack.find_message("#nit-central", "deskflow_notice", "k-1", since=since) == (
             posted.ts
         )
-        slack = SlackClient.from_settings(settings_for(second), timeout=2)
         await slack.post_message("#nit-central", "and installed")
         assert second.slack.channels == {"nit-central": posted.channel}
         later = second.slack.messages_in("#nit-central")

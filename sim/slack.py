@@ -496,13 +496,18 @@ def build_router(sim: SlackSim) -> APIRouter:
     async def post_message(request: Request) -> Response:
         return await sim.post_message(*await _params(request))
 
-    @router.api_route(f"{API_PREFIX}/{HISTORY}", methods=["GET", "POST"])
     async def history(request: Request) -> Response:
         return await sim.history(*await _params(request))
 
-    @router.api_route(f"{API_PREFIX}/{LIST}", methods=["GET", "POST"])
     async def list_channels(request: Request) -> Response:
         return await sim.list_channels(*await _params(request))
+
+    # Slack takes these as GET (what slack-sdk sends) or POST; the docs show the GET.
+    for name, answer in ((HISTORY, history), (LIST, list_channels)):
+        router.add_api_route(f"{API_PREFIX}/{name}", answer, methods=["GET"])
+        router.add_api_route(
+            f"{API_PREFIX}/{name}", answer, methods=["POST"], include_in_schema=False
+        )
 
     @router.get(f"{CONTROL_PREFIX}/messages", tags=["sim: slack"])
     async def messages(channel: str | None = None) -> list[dict[str, Any]]:

@@ -164,6 +164,9 @@ async def test_history_returns_metadata_newest_first_a_page_at_a_time(
     assert "metadata" not in plain["messages"][0] and "response_metadata" not in plain
     both = await history(channel=channel, oldest=tss[2], inclusive="true")
     assert [m["text"] for m in both["messages"]] == ["m4", "m3", "m2"]
+    form = {"token": sim.slack.token, "channel": channel, "oldest": tss[2], "inclusive": "1"}
+    posted_form = await http.post("/slack/api/conversations.history", data=form)
+    assert posted_form.json()["messages"] == both["messages"]  # Slack takes POST forms too
 
     await slack.post_message("#second", "another channel")
     listed = await http.get("/slack/api/conversations.list", params={"limit": 1}, headers=auth)

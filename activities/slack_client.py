@@ -89,7 +89,11 @@ class SlackClient:
         self, token: str | SecretStr, base_url: str = "https://slack.com/api/", timeout: float = 30
     ) -> None:
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-        self._client = AsyncWebClient(token=secret, base_url=base_url, timeout=timeout)
+        # No resending inside slack-sdk (by default it resends after a dropped connection,
+        # which may follow a post Slack made): a resend goes through the activity's intent.
+        self._client = AsyncWebClient(
+            token=secret, base_url=base_url, timeout=timeout, retry_handlers=[]
+        )
         self.timeout = timedelta(seconds=timeout)
         self._channel_ids: dict[str, str] = {}  # name -> ID, as Slack listed them
 

@@ -51,7 +51,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     tdx = TdxActivities(settings, sessions, TdxClient.from_settings(settings))
     db = TicketDbActivities(sessions)
     email = EmailActivities(settings, sessions)
-    slack = SlackActivities(sessions, SlackClient.from_settings(settings))
+    slack = SlackActivities(settings, sessions, SlackClient.from_settings(settings))
     starts = TicketStartActivities(client, settings.task_queue, sessions)
     slots = ScheduleSlotActivities(client, sessions)
     digest = ApproverDigestActivities(settings, sessions, email)

@@ -1,37 +1,93 @@
-"""post_slack: one message per idempotency key, paced by Slack's Retry-After."""
+"""post_slack: one message per idempotency key, however late Slack answers.
+
+Slack's `chat.postMessage` has no idempotency key, so a post whose answer was lost (our
+timeout, a 5xx, a worker killed between Slack's answer and our record) may or may not be in
+the channel. It is made exactly-once here the way TDX creates are (`activities.tdx`):
+
+- the Event under the key holds the message's `ts` once known: then there is nothing to do;
+- just before posting, a `SlackPostIntent` is written, and the post carries the key in its
+  `metadata` (unseen by people; Slack keeps it with the message);
+- a retry that finds an intent looks for that metadata in the channel's history since the
+  intent's post was sent, and records the `ts` it finds;
+- finding none while Slack may still carry the earlier post out (our client's timeout plus
+  `slack_post_settle_seconds` after it was sent), the retry waits instead of posting again.
+
+An intent is removed when Slack clearly refused the post (429, an error code), so that retry
+posts at once. Slack's 429s are waited out for exactly their `Retry-After`. The bot needs the
+`channels:read` and `channels:history` scopes (`groups:*` for private channels) for the look.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.rate_limits import wait_until_allowed
 from activities.slack_client import SlackClient, SlackError, SlackRateLimited
 from domain.activity_requests import SlackRequest
-from store.tables import Event
+from domain.settings import Settings
+from store.tables import Event, SlackPostIntent
+
+# The `event_type` of deskflow's message metadata; its payload's `key` is the post's key.
+EVENT_TYPE = "deskflow_notice"
+# Slack stamps `ts` with its own clock, which may run behind ours: look this much further back.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 class SlackActivities:
-    def __init__(self, sessions: sessionmaker[Session], client: SlackClient) -> None:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], client: SlackClient
+    ) -> None:
         self.sessions = sessions
         self.client = client
+        # How long after our client stopped waiting Slack may still carry a post out.
+        self.settle = timedelta(seconds=settings.slack_post_settle_seconds)
+
+    # -- the app database: what was posted, and what may have been --
 
     def _posted(self, key: str) -> bool:
         with self.sessions() as db:
             return db.scalar(select(Event.id).where(Event.key == key)) is not None
 
-    def _record(self, req: SlackRequest, ts: str) -> None:
+    def _intent(self, key: str) -> datetime | None:
+        with self.sessions() as db:
+            return db.scalar(select(SlackPostIntent.sent_at).where(SlackPostIntent.key == key))
+
+    def _claim(self, key: str, ticket_id: str, seen: datetime | None, now: datetime) -> bool:
+        """Write the intent to post now, unless another attempt changed it since we read
+        `seen`: of two attempts running at once (a timed-out one still going), one posts."""
+        try:
+            with self.sessions.begin() as db:
+                if seen is None:
+                    db.add(SlackPostIntent(key=key, ticket_id=ticket_id, sent_at=now))
+                    return True
+                claimed = db.execute(
+                    update(SlackPostIntent)
+                    .where(SlackPostIntent.key == key, SlackPostIntent.sent_at == seen)
+                    .values(sent_at=now)
+                )
+                return claimed.rowcount == 1
+        except IntegrityError:
+            return False
+
+    def _drop_intent(self, key: str) -> None:
+        with self.sessions.begin() as db:
+            intent = db.get(SlackPostIntent, key)
+            if intent is not None:
+                db.delete(intent)
+
+    def _record(self, req: SlackRequest, key: str, ts: str) -> None:
         try:
             with self.sessions.begin() as db:
                 db.add(
                     Event(
-                        key=req.key,
+                        key=key,
                         ticket_id=req.ticket_id,
                         kind="slack.posted",
                         at=datetime.now(UTC),
@@ -39,17 +95,57 @@ class SlackActivities:
                     )
                 )
         except IntegrityError:
-            pass
+            pass  # recorded by an attempt that ran at the same time
+        self._drop_intent(key)
+
+    # -- the activity --
 
     @activity.defn(name="post_slack")
     async def post_slack(self, req: SlackRequest) -> None:
         key = f"slack:{req.key}"
         if await asyncio.to_thread(self._posted, key):
             return
+        sent_at = await asyncio.to_thread(self._intent, key)
+        if sent_at is not None:
+            try:
+                ts = await self.client.find_message(
+                    req.channel, EVENT_TYPE, key, since=sent_at - CLOCK_SKEW
+                )
+            except SlackError as e:
+                raise _retry_decision(e) from e
+            if ts is not None:
+                await asyncio.to_thread(self._record, req, key, ts)
+                return
+            settled = sent_at + self.client.timeout + self.settle
+            if settled > datetime.now(UTC):
+                raise _earlier_post_pending(settled - datetime.now(UTC))
+        if not await asyncio.to_thread(self._claim, key, req.ticket_id, sent_at, datetime.now(UTC)):
+            raise _earlier_post_pending(self.client.timeout)
+        payload = {"key": key, "ticket_id": req.ticket_id}
         try:
-            ts = await self.client.post_message(req.channel, req.text)
-        except SlackRateLimited as e:
-            raise wait_until_allowed("Slack rate limit", "SlackRateLimited", e.retry_after) from e
+            ts = await self.client.post_message(
+                req.channel,
+                req.text,
+                metadata={"event_type": EVENT_TYPE, "event_payload": payload},
+            )
         except SlackError as e:
-            raise ApplicationError(f"Slack refused the message: {e}", type="SlackError") from e
-        await asyncio.to_thread(self._record, req.model_copy(update={"key": key}), ts)
+            if e.status is not None and e.status < 500:  # refused: the message is not there
+                await asyncio.to_thread(self._drop_intent, key)
+            raise _retry_decision(e) from e
+        await asyncio.to_thread(self._record, req, key, ts)
+
+
+def _retry_decision(e: SlackError) -> ApplicationError:
+    """A 429 is retried after exactly its `Retry-After`; anything else with backoff."""
+    if isinstance(e, SlackRateLimited):
+        return wait_until_allowed("Slack rate limit", "SlackRateLimited", e.retry_after)
+    return ApplicationError(f"Slack refused the call: {e}", type="SlackError")
+
+
+def _earlier_post_pending(wait: timedelta) -> ApplicationError:
+    return ApplicationError(
+        "an earlier Slack post may still land; looking for it again before posting",
+        type="SlackPostPending",
+        next_retry_delay=max(wait, timedelta(seconds=1)),
+        category=ApplicationErrorCategory.BENIGN,
+    )

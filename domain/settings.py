@@ -53,6 +53,11 @@ class Settings(BaseSettings):
 
     slack_base_url: str = "http://127.0.0.1:8090/slack/api/"
     slack_token: SecretStr = SecretStr("xoxb-local-dev")
+    # How long deskflow waits for Slack's answer, and how long after that Slack may still
+    # carry a post out: a retry that cannot find an earlier post in the channel's history
+    # waits until then before posting again.
+    slack_timeout_seconds: float = 20.0
+    slack_post_settle_seconds: float = 60.0
 
     tdx_base_url: str = "http://127.0.0.1:8090/TDWebApi/"
     tdx_beid: str = "00000000-0000-0000-0000-000000000000"

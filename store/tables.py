@@ -351,6 +351,22 @@ class TdxCreateIntent(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SlackPostIntent(Base):
+    """A Slack post that was sent and whose outcome is unknown yet (issue 8).
+
+    Written just before `chat.postMessage` and removed once the message's `ts` is recorded or
+    Slack clearly refused the post. A retry that finds a row looks for the message in the
+    channel's history from `sent_at` on before posting again, and does not post again while
+    Slack may still carry the earlier post out.
+    """
+
+    __tablename__ = "slack_post_intent"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(64), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class TdxRateWindow(Base):
     """Every worker's shared count of one TDX method's current rate window (issue 8, point 9).
 

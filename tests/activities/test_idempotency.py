@@ -127,7 +127,7 @@ async def test_tdx_429_waits_until_the_window_resets(
 
 async def test_slack_429_honours_retry_after_and_posts_once(settings, sessions, sim):
     sim.slack.reset()
-    acts = SlackActivities(sessions, SlackClient.from_settings(settings))
+    acts = SlackActivities(settings, sessions, SlackClient.from_settings(settings))
     req = SlackRequest(key=f"s-{uuid4().hex}", ticket_id="s1", channel="#nit-x", text="hello")
     sim.slack.fail(429, retry_after=7)
     with pytest.raises(ApplicationError) as limited:

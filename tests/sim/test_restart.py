@@ -69,7 +69,8 @@ async def test_mailbox_and_slack_history_survive_a_restart(tmp_path: Path) -> No
     async with SimServer(data_dir=str(tmp_path), slack_per_second=100) as first:
         await send(first, email_for("pat@example.edu", "T-1", "invite"))
         slack = SlackClient.from_settings(settings_for(first), timeout=2)
-        await slack.post_message("#nit-central", "Day 1 for SN-OLD-1 is booked")
+        notice = {"event_type": "deskflow_notice", "event_payload": {"key": "k-1"}}
+        await slack.post_message("#nit-central", "Day 1 for SN-OLD-1 is booked", metadata=notice)
         [sent] = first.mail.messages
         [posted] = first.slack.messages
 
@@ -83,7 +84,12 @@ async def test_mailbox_and_slack_history_survive_a_restart(tmp_path: Path) -> No
         await send(second, email_for("kim@example.edu", "T-2", "invite"))
         assert [m.id for m in second.mail.messages] == [1, 2]
         assert second.slack.messages == [posted]
+        assert posted.metadata == notice
         slack = SlackClient.from_settings(settings_for(second), timeout=2)
+        since = posted.at - timedelta(seconds=1)
+        assert await slack.find_message("#nit-central", "deskflow_notice", "k-1", since=since) == (
+            posted.ts
+        )
         await slack.post_message("#nit-central", "and installed")
         assert second.slack.channels == {"nit-central": posted.channel}
         later = second.slack.messages_in("#nit-central")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from activities.slack_client import SlackClient, SlackError, SlackRateLimited
 from sim.app import SimServer
+from sim.slack import TIER_PER_MINUTE
 from tests.sim_settings import settings_for
 
 
@@ -23,6 +24,7 @@ async def sim() -> AsyncIterator[SimServer]:
 def fresh_state(sim: SimServer) -> None:
     sim.slack.reset()
     sim.slack.per_second = 1.0
+    sim.slack.per_minute = dict(TIER_PER_MINUTE)
 
 
 @pytest.fixture
@@ -130,3 +132,93 @@ async def test_injected_faults(sim: SimServer, slack: SlackClient, http: httpx.A
         await impatient.post_message("#ops", "slow")
     assert slow.value.error == "transport_error"
     assert [m.text for m in sim.slack.messages] == ["unaffected channel", "back"]
+
+
+async def test_history_returns_metadata_newest_first_a_page_at_a_time(
+    sim: SimServer, slack: SlackClient, http: httpx.AsyncClient
+) -> None:
+    sim.slack.per_second = 1_000_000
+    tss = [
+        await slack.post_message(
+            "#hist", f"m{n}", metadata={"event_type": "note", "event_payload": {"n": n}}
+        )
+        for n in range(5)
+    ]
+    await slack.post_message("#hist", "a reply", thread_ts=tss[0])  # stays in its thread
+    auth = {"Authorization": f"Bearer {sim.slack.token}"}
+    channel = sim.slack.channels["hist"]
+
+    async def history(**params: str) -> dict:
+        answer = await http.get("/slack/api/conversations.history", params=params, headers=auth)
+        assert answer.status_code == 200
+        return answer.json()
+
+    first = await history(channel=channel, limit="2", include_all_metadata="true")
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"] and first["has_more"]
+    assert first["messages"][0]["metadata"] == {"event_type": "note", "event_payload": {"n": 4}}
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = await history(channel=channel, limit="2", cursor=cursor, include_all_metadata="1")
+    assert [m["text"] for m in rest["messages"]] == ["m2", "m1"] and rest["has_more"]
+    plain = await history(channel=channel, oldest=tss[2])  # after m2, without metadata
+    assert [m["text"] for m in plain["messages"]] == ["m4", "m3"] and not plain["has_more"]
+    assert "metadata" not in plain["messages"][0] and "response_metadata" not in plain
+    both = await history(channel=channel, oldest=tss[2], inclusive="true")
+    assert [m["text"] for m in both["messages"]] == ["m4", "m3", "m2"]
+    form = {"token": sim.slack.token, "channel": channel, "oldest": tss[2], "inclusive": "1"}
+    posted_form = await http.post("/slack/api/conversations.history", data=form)
+    assert posted_form.json()["messages"] == both["messages"]  # Slack takes POST forms too
+
+    await slack.post_message("#second", "another channel")
+    listed = await http.get("/slack/api/conversations.list", params={"limit": 1}, headers=auth)
+    cursor = listed.json()["response_metadata"]["next_cursor"]
+    listed_too = await http.get(
+        "/slack/api/conversations.list", params={"limit": 1, "cursor": cursor}, headers=auth
+    )
+    pages = [listed.json()["channels"], listed_too.json()["channels"]]
+    assert [[c["name"] for c in page] for page in pages] == [["hist"], ["second"]]
+    assert listed_too.json()["response_metadata"]["next_cursor"] == ""
+
+    # Slack's refusals: a name is not an ID; cursors and timestamps must be Slack's.
+    assert (await history(channel="#hist"))["error"] == "channel_not_found"
+    assert (await history(channel=channel, cursor="bm9wZQ=="))["error"] == "invalid_cursor"
+    assert (await history(channel=channel, oldest="yesterday"))["error"] == "invalid_ts_oldest"
+    bad = {"channel": "#hist", "text": "x", "metadata": {"event_type": "note"}}
+    posted = await http.post("/slack/api/chat.postMessage", json=bad, headers=auth)
+    assert posted.json() == {"ok": False, "error": "invalid_metadata_format"}
+
+
+async def test_the_client_finds_a_message_by_its_metadata(
+    sim: SimServer, slack: SlackClient
+) -> None:
+    sim.slack.per_second = 1_000_000
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    for n in range(3):
+        await slack.post_message("#other", f"o{n}")
+    meta = {"event_type": "deskflow_notice", "event_payload": {"key": "k-1"}}
+    ts = await slack.post_message("#find", "the one", metadata=meta)
+    for n in range(250):  # more than a page of history after it
+        await slack.post_message("#find", f"chatter {n}")
+    client = SlackClient(sim.slack.token, sim.slack_base_url)  # its own channel list
+    assert await client.find_message("#find", "deskflow_notice", "k-1", since=since) == ts
+    assert sim.slack.calls["conversations.history"] == 2
+    assert await client.find_message("#find", "deskflow_notice", "k-2", since=since) is None
+    later = datetime.now(UTC)
+    assert await client.find_message("#find", "deskflow_notice", "k-1", since=later) is None
+    with pytest.raises(SlackError) as unknown:
+        await client.find_message("#nowhere", "deskflow_notice", "k-1", since=since)
+    assert unknown.value.error == "channel_not_found"
+
+
+async def test_history_keeps_slacks_tier_3_pace(sim: SimServer, slack: SlackClient) -> None:
+    await slack.post_message("#tier", "x", metadata={"event_type": "e", "event_payload": {}})
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    for _ in range(50):
+        await slack.find_message("#tier", "e", "k", since=since)
+    with pytest.raises(SlackRateLimited) as limited:
+        await slack.find_message("#tier", "e", "k", since=since)
+    assert timedelta(seconds=50) <= limited.value.retry_after <= timedelta(seconds=60)
+    sim.slack.fail(500, method="conversations.history")
+    sim.slack.per_minute["conversations.history"] = 1000
+    with pytest.raises(SlackError) as failed:
+        await slack.find_message("#tier", "e", "k", since=since)
+    assert failed.value.status == 500

@@ -48,7 +48,9 @@ async def test_fifty_customers_one_slot_of_three(env, worker):
             created_at=now,
         )
         handles.append(await start(env, worker, inp.model_copy(update={"resume": resume})))
-    await asyncio.gather(*(until(h, lambda s: s.setup_done, "setup", timeout=30) for h in handles))
+    # 50 set-ups at once (200 TDX creates, each written down in SQLite): minutes on a starved
+    # machine, whose writers also meet SQLite's busy timeout and retry.
+    await asyncio.gather(*(until(h, lambda s: s.setup_done, "setup", timeout=180) for h in handles))
 
     async def pick(h) -> str:
         try:

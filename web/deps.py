@@ -9,6 +9,7 @@ check is on the server and written once per route.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,11 @@ from web.security import (
 )
 
 T = TypeVar("T")
+
+# An instant as `datetime.isoformat()` writes it (seconds and offset optional).
+ISO_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?"
+)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Database work runs on threads of the app's own, as many as each engine's pool has
@@ -82,6 +88,7 @@ class WebApp:
         self.templates.env.filters.update(
             when=self.when,
             day=self.day,
+            moments=self.moments,
             label=label,
             # codes -> (code, words) options of a <select>
             labelled=lambda codes, table: [(c, label(c, table)) for c in codes],
@@ -139,6 +146,11 @@ class WebApp:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).strftime(fmt)
+
+    def moments(self, text: str | None) -> str:
+        """Free text (an audit's detail) with every ISO instant in it said as `when` says it:
+        the workflow writes instants as data, staff read them as local times."""
+        return ISO_INSTANT.sub(lambda m: self.when(m.group(0).replace("Z", "+00:00")), text or "")
 
     def when_or_day(self, moment: datetime | str) -> str:
         """The instant, or only its day at local midnight: a no-customer ticket's generic

@@ -380,6 +380,9 @@ async def test_configs_teams_slots_and_preferences(web, env, worker, sim):
     )
     assert r.status_code == 200 and r.json()["slot"]["slot_id"] == slot
     await until(handle, lambda s: s.confirmed_version == 1, "confirmed")
+    page = (await web.get(f"/tickets/{inp.ticket_id}", headers=admin)).text
+    # The audit says the booked slot's time as staff read it, not as the workflow stores it.
+    assert f"slot {slot} at Tue Apr 20, 2027 9:00 AM" in page and "2027-04-20T" not in page
 
     configs = (await web.get("/api/configs", headers=admin)).json()
     assert {"lsa-onprem", "med-remote", "eng-unit", "lab-loaners"} <= {c["id"] for c in configs}

@@ -21,25 +21,28 @@ run: install
 # test's time is spent waiting on a Temporal server, so the suite runs in 4 processes (each
 # with its own servers). SLOW runs after it, in two steps. ALONE, one test at a time: the
 # system tests that count calls per TDX rate window, time settle windows against a stand-in
-# sharing their event loop, or load the whole machine on purpose (scale-out, the outage,
-# the worker crash); a new file in tests/system lands here. QUIET, in two processes: tests
-# that mostly wait on real time and measure nothing another test's load could bend: the
-# README's "Try it" walk (a whole `deskflow dev` on its own ports, for minutes) in one, and
-# in the other one after another the projection crash, the submit bench's smoke run, the
-# continue-as-new test (it follows a ticket across runs in real time, which a time-skipping
-# server starved by -n 4 answers too late) and, last, the after-hours restart (a real
-# one-minute timer, due when the walk only waits for slot discovery). tests/conftest.py
-# puts every QUIET test but the walk in one xdist group, which runs them in this order.
+# sharing their event loop, or crash a worker with every timing they have (the worker crash
+# test), and the continue-as-new test (it follows a ticket across runs in real time, which
+# a time-skipping server starved by its neighbours answers too late); a new file in
+# tests/system lands here. QUIET, in three processes (about one core's work between them:
+# they mostly wait on real time, and measure nothing a neighbour's load could bend): the
+# README's "Try it" walk (a whole `deskflow dev` on its own ports, for minutes); the outage
+# test (counts, no rate; it kills only the worker it started); and, one after another, the
+# projection crash, the submit bench's smoke run and, last, the after-hours restart (a real
+# one-minute timer, due when the walk only waits for slot discovery). The walk and the
+# outage test name their xdist group; tests/conftest.py puts the others in one, run in
+# this order.
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 SLOW := tests/system tests/workflows/test_continue_as_new.py tests/web/test_try_it.py
-QUIET := tests/web/test_try_it.py tests/system/test_projection_crash.py \
-	tests/system/test_bench_submit_smoke.py tests/workflows/test_continue_as_new.py \
+QUIET := tests/web/test_try_it.py tests/system/test_outage_resolution.py \
+	tests/system/test_projection_crash.py tests/system/test_bench_submit_smoke.py \
 	tests/system/test_after_hours_restart.py
 test: install browser-check
 	$(BIN)/ruff check .
 	$(PYTEST) -n 4 $(addprefix --ignore=,$(SLOW))
-	$(PYTEST) --durations=20 $(addprefix --ignore=,$(QUIET)) tests/system
-	$(PYTEST) -n 2 --dist loadgroup --durations=10 $(QUIET)
+	$(PYTEST) --durations=20 $(addprefix --ignore=,$(QUIET)) tests/system \
+	  tests/workflows/test_continue_as_new.py
+	$(PYTEST) -n 3 --dist loadgroup --durations=10 $(QUIET)
 	DESKFLOW_TEST_DB=postgresql $(PYTEST) -n 4 $(addprefix --ignore=,$(SLOW)) $(PG_TESTS)
 
 # The browser tests drive Debian's chromium; without it they would prove nothing, so the suite

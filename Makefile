@@ -24,25 +24,24 @@ run: install
 # sharing their event loop, or crash a worker with every timing they have (the worker crash
 # test), and the continue-as-new test (it follows a ticket across runs in real time, which
 # a time-skipping server starved by its neighbours answers too late); a new file in
-# tests/system lands here. QUIET, in three processes (about one core's work between them:
-# they mostly wait on real time, and measure nothing a neighbour's load could bend): the
-# README's "Try it" walk (a whole `deskflow dev` on its own ports, for minutes); the outage
-# test (counts, no rate; it kills only the worker it started); and, one after another, the
-# projection crash, the submit bench's smoke run and, last, the after-hours restart (a real
-# one-minute timer, due when the walk only waits for slot discovery). The walk and the
-# outage test name their xdist group; tests/conftest.py puts the others in one, run in
-# this order.
+# tests/system lands here. QUIET, three lanes at once (tests/lanes.sh; about one core's work
+# between them: they mostly wait on real time, and measure nothing a neighbour's load could
+# bend): the README's "Try it" walk (a whole `deskflow dev` on its own ports, for minutes);
+# the outage test (counts, no rate; it kills only the worker it started); and, one after
+# another, the projection crash, the submit bench's smoke run and, last, the after-hours
+# restart (a real one-minute timer, due when the walk only waits for slot discovery).
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 SLOW := tests/system tests/workflows/test_continue_as_new.py tests/web/test_try_it.py
-QUIET := tests/web/test_try_it.py tests/system/test_outage_resolution.py \
-	tests/system/test_projection_crash.py tests/system/test_bench_submit_smoke.py \
+WALK := tests/web/test_try_it.py
+OUTAGE := tests/system/test_outage_resolution.py
+WAITING := tests/system/test_projection_crash.py tests/system/test_bench_submit_smoke.py \
 	tests/system/test_after_hours_restart.py
 test: install browser-check
 	$(BIN)/ruff check .
 	$(PYTEST) -n 4 $(addprefix --ignore=,$(SLOW))
-	$(PYTEST) --durations=20 $(addprefix --ignore=,$(QUIET)) tests/system \
+	$(PYTEST) --durations=20 $(addprefix --ignore=,$(OUTAGE) $(WAITING)) tests/system \
 	  tests/workflows/test_continue_as_new.py
-	$(PYTEST) -n 3 --dist loadgroup --durations=10 $(QUIET)
+	PYTEST="$(PYTEST) --durations=5" tests/lanes.sh "$(WALK)" "$(OUTAGE)" "$(WAITING)"
 	DESKFLOW_TEST_DB=postgresql $(PYTEST) -n 4 $(addprefix --ignore=,$(SLOW)) $(PG_TESTS)
 
 # The browser tests drive Debian's chromium; without it they would prove nothing, so the suite

@@ -34,18 +34,6 @@ HERE = Path(__file__).parent
 TEST_SERVER = Path(sys.executable).with_name("temporal-test-server")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`make test`'s QUIET run (`-n 3 --dist loadgroup`, see the Makefile): a test that names
-    its own `xdist_group` (the README walk, the outage) has a process to itself, and every
-    other test runs one after another in the last one, so never more than three run at
-    once. (On an xdist worker `loadgroup` says the run groups; xdist reads the marks after
-    this hook.)"""
-    if getattr(config.option, "loadgroup", False):
-        for item in items:
-            if item.get_closest_marker("xdist_group") is None:
-                item.add_marker(pytest.mark.xdist_group("quiet"))
-
-
 @pytest.fixture(scope="session")
 async def sim() -> AsyncIterator[SimServer]:
     async with SimServer(

@@ -7,8 +7,8 @@ link incidents at once, some twice; ServiceNow answers about 20 % of calls with 
 DESKFLOW_OUTAGE_INCIDENTS sets the size (default 300, a CI-sized run; 2,000, the size issue
 13 asks for, for the figure in docs/benchmarks.md).
 
-`make test` runs it in its own process beside the QUIET tests (see the Makefile): it counts
-emails and resolutions, never a rate, and kills only the worker process it started itself.
+`make test` runs it in a QUIET lane of its own (see the Makefile): it counts emails and
+resolutions, never a rate, and kills only the worker process it started itself.
 """
 
 from __future__ import annotations
@@ -22,14 +22,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pytest
-
 from domain.outages import OutageState, OutageStatus
 from domain.settings import Settings
 from operations import outages as ops
 from tests.outages.conftest import desk_loaded, processes_loaded  # noqa: F401, F811
-
-pytestmark = pytest.mark.xdist_group("outage")
 
 ROOT = Path(__file__).resolve().parents[2]
 N = int(os.environ.get("DESKFLOW_OUTAGE_INCIDENTS", "300"))

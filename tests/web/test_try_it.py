@@ -7,9 +7,9 @@ minute, the customer's wizard, the approver, the order group, the customer's slo
 installed" in the TDX stand-in, complete, with a restart of the whole stack midway. It
 saves a screenshot per step in docs/try-it/ (the README shows them).
 
-Runs in the Makefile's QUIET group (beside tests that only wait, never in the big -n 4 run):
-it starts a whole system and waits on real minutes (slot discovery runs every minute under
-`deskflow dev`). Every wait is on a condition (the ticket's state through the API, the
+Runs in a lane of its own in the Makefile's QUIET step (beside tests that only wait, never in
+the big -n 4 run): it starts a whole system and waits on real minutes (slot discovery runs
+every minute under `deskflow dev`). Every wait is on a condition (the ticket's state through the API, the
 mailbox, the page) with a deadline made for a loaded CI machine, never a fixed sleep or the
 browser's 30 s default: the walk is slow when the machine is, and only wrong when it is.
 """
@@ -43,9 +43,6 @@ DESKFLOW = str(Path(sys.executable).with_name("deskflow"))
 PASSWORD = "deskflow-dev"  # demo/reference.yaml
 TICKET = "lsa-fy27-onprem.DEMO-LSA-002"  # Alan Smith's MacBook Air; approver jdoe
 CUSTOMER = "asmith@example.edu"
-# `make test` runs the walk in a process of its own beside the other QUIET tests.
-pytestmark = pytest.mark.xdist_group("try-it")
-
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 # Deadlines for one step on a loaded 2-core machine (seconds): a page's load or an element

@@ -9,9 +9,10 @@ saves a screenshot per step in docs/try-it/ (the README shows them).
 
 Runs in a lane of its own in the Makefile's QUIET step (beside tests that only wait, never in
 the big -n 4 run): it starts a whole system and waits on real minutes (slot discovery runs
-every minute under `deskflow dev`). Every wait is on a condition (the ticket's state through the API, the
-mailbox, the page) with a deadline made for a loaded CI machine, never a fixed sleep or the
-browser's 30 s default: the walk is slow when the machine is, and only wrong when it is.
+every minute under `deskflow dev`). Every wait is on a condition (the ticket's state through
+the API, the mailbox, the page) with a deadline made for a loaded CI machine, never a fixed
+sleep or the browser's 30 s default: the walk is slow when the machine is, and only wrong
+when it is.
 """
 
 from __future__ import annotations

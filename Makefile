@@ -19,17 +19,30 @@ run: install
 
 # The whole suite on SQLite, then the database-heavy parts again on PostgreSQL. Most of a
 # test's time is spent waiting on a Temporal server, so the suite runs in 4 processes (each
-# with its own servers). ALONE runs after it, one test at a time: the system tests measure
-# rates and kill processes, the continue-as-new test follows a ticket across runs in
-# real time, which a starved time-skipping server answers too late, and the README's
-# "Try it" walk runs a whole `deskflow dev` (on its own ports) for minutes.
+# with its own servers). SLOW runs after it, in two steps. ALONE, one test at a time: the
+# system tests that count calls per TDX rate window, time settle windows against a stand-in
+# sharing their event loop, or crash a worker with every timing they have (the worker crash
+# test), and the continue-as-new test (it follows a ticket across runs in real time, which
+# a time-skipping server starved by its neighbours answers too late); a new file in
+# tests/system lands here. QUIET, three lanes at once (tests/lanes.sh; about one core's work
+# between them: they mostly wait on real time, and measure nothing a neighbour's load could
+# bend): the README's "Try it" walk (a whole `deskflow dev` on its own ports, for minutes);
+# the outage test (counts, no rate; it kills only the worker it started); and, one after
+# another, the projection crash, the submit bench's smoke run and, last, the after-hours
+# restart (a real one-minute timer, due when the walk only waits for slot discovery).
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
-ALONE := tests/system tests/workflows/test_continue_as_new.py tests/web/test_try_it.py
+SLOW := tests/system tests/workflows/test_continue_as_new.py tests/web/test_try_it.py
+WALK := tests/web/test_try_it.py
+OUTAGE := tests/system/test_outage_resolution.py
+WAITING := tests/system/test_projection_crash.py tests/system/test_bench_submit_smoke.py \
+	tests/system/test_after_hours_restart.py
 test: install browser-check
 	$(BIN)/ruff check .
-	$(PYTEST) -n 4 $(addprefix --ignore=,$(ALONE))
-	$(PYTEST) --durations=20 $(ALONE)
-	DESKFLOW_TEST_DB=postgresql $(PYTEST) -n 4 $(addprefix --ignore=,$(ALONE)) $(PG_TESTS)
+	$(PYTEST) -n 4 $(addprefix --ignore=,$(SLOW))
+	$(PYTEST) --durations=20 $(addprefix --ignore=,$(OUTAGE) $(WAITING)) tests/system \
+	  tests/workflows/test_continue_as_new.py
+	PYTEST="$(PYTEST) --durations=5" tests/lanes.sh "$(WALK)" "$(OUTAGE)" "$(WAITING)"
+	DESKFLOW_TEST_DB=postgresql $(PYTEST) -n 4 $(addprefix --ignore=,$(SLOW)) $(PG_TESTS)
 
 # The browser tests drive Debian's chromium; without it they would prove nothing, so the suite
 # refuses to start (DESKFLOW_SKIP_BROWSER=1 skips them on purpose; .ci/run installs chromium).

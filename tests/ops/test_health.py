@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from uuid import uuid4
 
 import httpx
@@ -58,7 +60,13 @@ async def test_worker_health_port(env, settings, behind_db):
         for w in workers:
             await stack.enter_async_context(w)
         async with worker_health.serve(local, env.client, workers), httpx.AsyncClient() as http:
-            assert (await http.get(f"{url}/healthz")).json() == {"status": "ok"}
+            # Each worker's poll loop starts a moment after it is entered (later on a loaded
+            # machine): alive once all of them poll, within seconds.
+            deadline = time.monotonic() + 30
+            while (r := await http.get(f"{url}/healthz")).status_code != 200:
+                assert time.monotonic() < deadline, r.text
+                await asyncio.sleep(0.1)
+            assert r.json() == {"status": "ok"}
             r = await http.get(f"{url}/readyz")
             assert r.status_code == 200 and r.json()["status"] == "ready", r.text
 

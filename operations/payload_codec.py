@@ -6,6 +6,13 @@ app. Each payload names the key that encrypted it, so keys can be rotated: the f
 in `DESKFLOW_CODEC_KEYS` encrypts, all listed keys decrypt. Rotate in two deploys: first add
 the new key *second* everywhere (every process can read it), then move it first.
 
+A payload that zlib shrinks is compressed before it is encrypted (compressed data does not
+shrink once encrypted): the encrypted payload then wraps a `binary/zlib` payload whose
+data is the original payload, deflated. The wrapper lives inside the ciphertext, so the
+outside reads as before and payloads written before compression still decrypt. Ticket
+state is repetitive JSON: this roughly halves a ticket's history, and the smaller
+ciphertext costs less to encrypt, store and send than the deflate costs.
+
 Decoding never raises. A payload that cannot be decrypted (garbage, a missing or unknown key
 id, a wrong key) comes out as a payload of encoding `binary/undecryptable` whose data is the
 reason: the SDK decodes a whole workflow activation at once, so one raise here would fail
@@ -18,6 +25,7 @@ an error instead.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -33,6 +41,12 @@ from domain.messages import UNREADABLE_ENCODING
 from domain.settings import Settings
 
 ENCODING = b"binary/encrypted"
+ZLIB_ENCODING = b"binary/zlib"
+# Below this a payload is not worth deflating (the wrapper and zlib's header eat the gain).
+COMPRESS_FROM = 160
+# A deflated payload may not inflate past this: Temporal refuses payloads over 2 MiB anyway,
+# and a crafted one must not make a worker allocate without bound.
+MAX_INFLATED = 4 * 1024 * 1024
 
 
 def parse_keys(spec: str) -> dict[str, bytes]:
@@ -71,7 +85,7 @@ class EncryptionCodec(PayloadCodec):
 
     def _encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(12)
-        data = self._ciphers[self._current_id].encrypt(nonce, payload.SerializeToString(), None)
+        data = self._ciphers[self._current_id].encrypt(nonce, compressed(payload), None)
         return Payload(
             metadata={"encoding": ENCODING, "encryption-key-id": self._current_id.encode()},
             data=nonce + data,
@@ -88,13 +102,37 @@ class EncryptionCodec(PayloadCodec):
         if cipher is None:
             return unreadable(f"unknown key id '{key_id}'")
         try:
-            plain = cipher.decrypt(payload.data[:12], payload.data[12:], None)
-            return Payload.FromString(plain)
+            plain = Payload.FromString(cipher.decrypt(payload.data[:12], payload.data[12:], None))
         except (InvalidTag, ValueError, DecodeError):
             return unreadable(f"not encrypted with key '{key_id}', or altered")
+        if plain.metadata.get("encoding") != ZLIB_ENCODING:
+            return plain
+        return inflated(plain.data)
 
     def key_ids(self) -> Iterable[str]:
         return self._ciphers.keys()
+
+
+def compressed(payload: Payload) -> bytes:
+    """The payload serialized, deflated inside a `binary/zlib` wrapper when that is smaller."""
+    raw = payload.SerializeToString()
+    if len(raw) < COMPRESS_FROM:
+        return raw
+    wrapped = Payload(metadata={"encoding": ZLIB_ENCODING}, data=zlib.compress(raw))
+    packed = wrapped.SerializeToString()
+    return packed if len(packed) < len(raw) else raw
+
+
+def inflated(data: bytes) -> Payload:
+    """The payload a `binary/zlib` wrapper holds; unreadable if corrupt or oversize."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, MAX_INFLATED)
+        if inflater.unconsumed_tail or not inflater.eof:
+            return unreadable("compressed payload is truncated or too large")
+        return Payload.FromString(raw)
+    except (zlib.error, DecodeError):
+        return unreadable("compressed payload is corrupt")
 
 
 def unreadable(reason: str) -> Payload:

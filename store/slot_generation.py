@@ -50,7 +50,7 @@ def team_rules(session: Session, team_id: str) -> list[SlotRule]:
     ]
 
 
-def _insert(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
     """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -61,7 +61,7 @@ def _insert(session: Session) -> Any:
 
 def insert_missing(session: Session, slots: Sequence[PlannedSlot]) -> int:
     """Insert the slots that do not exist yet; return how many were created."""
-    insert = _insert(session)
+    insert = dialect_insert(session)
     created = 0
     for i in range(0, len(slots), INSERT_BATCH):
         rows = [

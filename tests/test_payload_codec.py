@@ -73,6 +73,9 @@ async def test_large_payloads_are_deflated_before_encryption_and_read_back():
         data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), None),
     )
     assert await codec.decode([legacy]) == [plain]
+    # None carries nothing to hide: it stays a bare `binary/null`.
+    none = Payload(metadata={"encoding": b"binary/null"})
+    assert await codec.encode([none]) == [none] == await codec.decode([none])
 
 
 @pytest.mark.parametrize(

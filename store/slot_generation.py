@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +24,7 @@ from domain.slot_generation import (
     first_day_to_generate,
     planned_slots,
 )
+from store.db import dialect_insert
 from store.tables import ScheduleSlot, SlotPreference, SupportTeam
 
 INSERT_BATCH = 500
@@ -48,15 +48,6 @@ def team_rules(session: Session, team_id: str) -> list[SlotRule]:
         )
         for p in prefs
     ]
-
-
-def dialect_insert(session: Session) -> Any:
-    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def insert_missing(session: Session, slots: Sequence[PlannedSlot]) -> int:

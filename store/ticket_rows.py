@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlalchemy.orm import Session
 
-from store.slot_generation import dialect_insert
+from store.db import dialect_insert
 from store.tables import Audit, Ticket
 
 # Set once, when the row is first written.

@@ -7,8 +7,8 @@ in `DESKFLOW_CODEC_KEYS` encrypts, all listed keys decrypt. Rotate in two deploy
 the new key *second* everywhere (every process can read it), then move it first.
 
 A payload that zlib shrinks is compressed before it is encrypted (compressed data does not
-shrink once encrypted): the encrypted payload then wraps a `binary/zlib` payload whose
-data is the original payload, deflated. The wrapper lives inside the ciphertext, so the
+shrink once encrypted): the encrypted payload then wraps a `zlib/<dictionary>` payload
+whose data is the original payload, deflated. The wrapper lives inside the ciphertext, so the
 outside reads as before and payloads written before compression still decrypt. Ticket
 state is repetitive JSON: this takes about a tenth off a ticket's history (its payloads
 shrink by half or more), and the smaller ciphertext costs less to encrypt, store and send
@@ -47,7 +47,9 @@ from domain.settings import Settings
 ENCODING = b"binary/encrypted"
 # None (no result, no argument) says nothing: sealing it would only cost bytes in history.
 NULL_ENCODING = b"binary/null"
-ZLIB_ENCODING = b"binary/zlib"
+# The wrapper's encoding, then the id of the dictionary it was deflated with (kept short:
+# the wrapper is in every compressed payload).
+ZLIB_ENCODING = b"zlib/"
 # Preset dictionaries for deflate, by id. Most of a payload is its field names and enum
 # values, which a small payload cannot amortise on its own: a dictionary of them (the
 # payloads of one on-prem lifecycle with every value blanked but the enum-like ones) takes
@@ -134,7 +136,7 @@ class EncryptionCodec(PayloadCodec):
             plain = Payload.FromString(cipher.decrypt(payload.data[:12], payload.data[12:], None))
         except (InvalidTag, ValueError, DecodeError):
             return unreadable(f"not encrypted with key '{key_id}', or altered")
-        if plain.metadata.get("encoding") != ZLIB_ENCODING:
+        if not plain.metadata.get("encoding", b"").startswith(ZLIB_ENCODING):
             return plain
         return inflated(plain)
 
@@ -147,13 +149,13 @@ def is_null(payload: Payload) -> bool:
 
 
 def compressed(payload: Payload) -> bytes:
-    """The payload serialized, deflated inside a `binary/zlib` wrapper when that is smaller."""
+    """The payload serialized, deflated inside a `zlib/<dictionary>` wrapper when smaller."""
     raw = payload.SerializeToString()
     if len(raw) < COMPRESS_FROM:
         return raw
     deflate = zlib.compressobj(zdict=_DICTIONARY_DATA[CURRENT_DICTIONARY])
     wrapped = Payload(
-        metadata={"encoding": ZLIB_ENCODING, "dictionary": CURRENT_DICTIONARY},
+        metadata={"encoding": ZLIB_ENCODING + CURRENT_DICTIONARY},
         data=deflate.compress(raw) + deflate.flush(),
     )
     packed = wrapped.SerializeToString()
@@ -161,14 +163,11 @@ def compressed(payload: Payload) -> bytes:
 
 
 def inflated(wrapper: Payload) -> Payload:
-    """The payload a `binary/zlib` wrapper holds; unreadable if corrupt or oversize."""
-    key = wrapper.metadata.get("dictionary")
-    if key is None:
-        inflater = zlib.decompressobj()
-    elif key in _DICTIONARY_DATA:
-        inflater = zlib.decompressobj(zdict=_DICTIONARY_DATA[key])
-    else:
+    """The payload a `zlib/<dictionary>` wrapper holds; unreadable if corrupt or oversize."""
+    key = wrapper.metadata["encoding"].removeprefix(ZLIB_ENCODING)
+    if key not in _DICTIONARY_DATA:
         return unreadable(f"unknown compression dictionary '{key.decode(errors='replace')[:40]}'")
+    inflater = zlib.decompressobj(zdict=_DICTIONARY_DATA[key])
     try:
         raw = inflater.decompress(wrapper.data, MAX_INFLATED)
         if inflater.unconsumed_tail or not inflater.eof:

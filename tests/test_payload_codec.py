@@ -6,11 +6,13 @@ import base64
 import json
 import os
 import zlib
+from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
 
 from domain.messages import UNREADABLE_ENCODING
+from operations import payload_codec
 from operations.payload_codec import ENCODING, ZLIB_ENCODING, EncryptionCodec, parse_keys
 from operations.temporal_client import data_converter
 from tests.workflows.helpers import start, ticket_input, until
@@ -73,46 +75,42 @@ async def test_large_payloads_are_deflated_before_encryption_and_read_back():
         data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), None),
     )
     assert await codec.decode([legacy]) == [plain]
-    # One deflated without a dictionary (as before dictionaries) still reads.
-    undictioned = Payload(
-        metadata={"encoding": ZLIB_ENCODING}, data=zlib.compress(plain.SerializeToString())
-    )
-    nonce = os.urandom(12)
-    older = Payload(
-        metadata={"encoding": ENCODING, "encryption-key-id": b"k1"},
-        data=nonce + cipher.encrypt(nonce, undictioned.SerializeToString(), None),
-    )
-    assert await codec.decode([older]) == [plain]
     # None carries nothing to hide: it stays a bare `binary/null`.
     none = Payload(metadata={"encoding": b"binary/null"})
     assert await codec.encode([none]) == [none] == await codec.decode([none])
 
 
-def _deflated_with(dictionary: bytes) -> bytes:
+DICTIONARY = Path(payload_codec.__file__).with_name("payload_dictionary_1.txt").read_bytes()
+PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": 1}').SerializeToString()
+
+
+def _deflated_with(dictionary: bytes, data: bytes) -> bytes:
     deflate = zlib.compressobj(zdict=dictionary)
-    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": "another dictionary"}')
-    return deflate.compress(plain.SerializeToString()) + deflate.flush()
+    return deflate.compress(data) + deflate.flush()
 
 
 @pytest.mark.parametrize(
     ("inner", "dictionary", "reason"),
     [
-        (b"not deflate at all", None, b"compressed payload is corrupt"),
+        (b"not deflate at all", b"1", b"compressed payload is corrupt"),
         (
-            zlib.compress(b"\0" * (5 * 1024 * 1024)),
-            None,
+            _deflated_with(DICTIONARY, b"\0" * (5 * 1024 * 1024)),
+            b"1",
             b"compressed payload is truncated or too large",
         ),
-        (zlib.compress(b"\xff\xfe not a payload"), None, b"compressed payload is corrupt"),
-        (_deflated_with(b"another dictionary"), b"1", b"compressed payload is corrupt"),
+        (
+            _deflated_with(DICTIONARY, b"\xff\xfe not a payload"),
+            b"1",
+            b"compressed payload is corrupt",
+        ),
+        (_deflated_with(b"another dictionary", PLAIN), b"1", b"compressed payload is corrupt"),
         (zlib.compress(b"x"), b"99", b"unknown compression dictionary '99'"),
     ],
     ids=["corrupt", "bomb", "not-a-payload", "wrong-dictionary", "unknown-dictionary"],
 )
 async def test_a_bad_compressed_payload_is_unreadable_not_an_exception(inner, dictionary, reason):
     codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
-    extra = {} if dictionary is None else {"dictionary": dictionary}
-    wrapper = Payload(metadata={"encoding": ZLIB_ENCODING, **extra}, data=inner)
+    wrapper = Payload(metadata={"encoding": ZLIB_ENCODING + dictionary}, data=inner)
     nonce = os.urandom(12)
     sealed = Payload(
         metadata={"encoding": ENCODING, "encryption-key-id": b"k1"},

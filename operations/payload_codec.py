@@ -13,7 +13,8 @@ outside reads as before and payloads written before compression still decrypt. T
 state is repetitive JSON: this takes about a tenth off a ticket's history (its payloads
 shrink by half or more), and the smaller ciphertext costs less to encrypt, store and send
 than the deflate costs. A None (`binary/null`, no data) is left as it is: there is nothing
-in it to hide.
+in it to hide. A release from before compression cannot read a compressed payload (it sees
+an encoding no converter reads): deploy every process at once, and do not roll back past it.
 
 Decoding never raises. A payload that cannot be decrypted (garbage, a missing or unknown key
 id, a wrong key) comes out as a payload of encoding `binary/undecryptable` whose data is the

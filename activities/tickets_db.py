@@ -7,8 +7,8 @@ and short, and the pool keeps them off the event loop that polls Temporal.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -27,7 +27,8 @@ from domain.refresh import BookedSlot, TeamView, TicketContext, TicketState
 from store import slots as slot_rules
 from store.config_history import loaded_version, record_load
 from store.reference import config_view
-from store.tables import Audit, CalendarConfig, Event, RefreshConfig, SupportTeam, Ticket
+from store.tables import CalendarConfig, Event, RefreshConfig, SupportTeam
+from store.ticket_rows import add_audits, upsert_ticket
 
 
 def load_calendar(db: Session, today: date) -> BusinessCalendar:
@@ -91,59 +92,57 @@ class TicketDbActivities:
 
         Idempotent: a retry finds its audits written and its revision in place. Runs before
         `revision` (0) always write, and send every audit: those already written are skipped.
+        Two statements, no read of the row (`store.ticket_rows`): every change of every
+        ticket comes through here.
         """
         s = req.state
         with self.sessions.begin() as db:
-            row = db.get(Ticket, s.ticket_id)
-            if row is None:
-                row = Ticket(ticket_id=s.ticket_id, created_at=s.created_at)
-                db.add(row)
-            if s.revision == 0 or int((row.state or {}).get("revision", 0)) < s.revision:
-                self._fill_row(row, s)
-            seqs = [a.seq for a in s.audits]
-            if not seqs:
+            upsert_ticket(db, self._row(s), s.revision)
+            if not s.audits:
                 return
-            written = set(
-                db.scalars(
-                    select(Audit.seq).where(Audit.ticket_id == s.ticket_id, Audit.seq.in_(seqs))
-                )
-            )
             version = loaded_version(db, s.ticket_id, activity.info().workflow_run_id)
             under = {} if version is None else {"config_version": version}
-            db.add_all(
-                Audit(
-                    ticket_id=s.ticket_id,
-                    seq=a.seq,
-                    at=a.at,
-                    actor=a.actor,
-                    action=a.action,
-                    from_status=a.from_status,
-                    to_status=a.to_status,
-                    detail={"text": a.detail, **under},
-                )
-                for a in s.audits
-                if a.seq not in written
+            add_audits(
+                db,
+                [
+                    {
+                        "ticket_id": s.ticket_id,
+                        "seq": a.seq,
+                        "at": a.at,
+                        "actor": a.actor,
+                        "action": a.action,
+                        "from_status": a.from_status,
+                        "to_status": a.to_status,
+                        "detail": {"text": a.detail, **under},
+                    }
+                    for a in s.audits
+                ],
             )
 
     @staticmethod
-    def _fill_row(row: Ticket, s: TicketState) -> None:
-        row.config_id = s.config_id
-        row.batch_id = s.batch_id
-        row.style = s.style
-        row.status = s.status.value
-        row.support_team = s.support_team
-        row.user_uniqname = s.user.uniqname
-        row.user_email = str(s.user.email)
-        row.user_name = s.user.name
-        row.delegate_email = str(s.delegate.email) if s.delegate else None
-        row.existing_serial = s.existing_system.serial
-        row.replacement_serial = s.replacement_system.serial if s.replacement_system else None
-        row.tdx_ticket_id = s.tdx.ticket_id
-        row.day1 = s.day1
-        row.slot_id = s.slot.slot_id if s.slot and s.slot.slot_id else None
-        # The audits are rows of their own (and the request carries only the new ones).
-        row.state = s.model_dump(mode="json", exclude={"audits"})
-        row.updated_at = datetime.now(UTC)
+    def _row(s: TicketState) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            "ticket_id": s.ticket_id,
+            "created_at": s.created_at,
+            "config_id": s.config_id,
+            "batch_id": s.batch_id,
+            "style": s.style,
+            "status": s.status.value,
+            "support_team": s.support_team,
+            "user_uniqname": s.user.uniqname,
+            "user_email": str(s.user.email),
+            "user_name": s.user.name,
+            "delegate_email": str(s.delegate.email) if s.delegate else None,
+            "existing_serial": s.existing_system.serial,
+            "replacement_serial": s.replacement_system.serial if s.replacement_system else None,
+            "tdx_ticket_id": s.tdx.ticket_id,
+            "day1": s.day1,
+            "slot_id": s.slot.slot_id if s.slot and s.slot.slot_id else None,
+            # The audits are rows of their own (and the request carries only the new ones).
+            "state": s.model_dump(mode="json", exclude={"audits"}),
+            "updated_at": now,
+        }
 
     @activity.defn(name="record_event")
     def record_event(self, req: RecordEvent) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
+import zlib
+from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
 
 from domain.messages import UNREADABLE_ENCODING
-from operations.payload_codec import ENCODING, EncryptionCodec, parse_keys
+from operations import payload_codec
+from operations.payload_codec import ENCODING, ZLIB_ENCODING, EncryptionCodec, parse_keys
 from operations.temporal_client import data_converter
 from tests.workflows.helpers import start, ticket_input, until
 
@@ -53,6 +57,67 @@ async def test_undecryptable_payloads_decode_to_an_unreadable_marker(metadata, d
     strict = EncryptionCodec(parse_keys(f"k1:{key()}"), strict=True)
     with pytest.raises(ValueError, match="payload cannot be decrypted"):
         await strict.decode([bad])
+
+
+async def test_large_payloads_are_deflated_before_encryption_and_read_back():
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    state = {"audits": [{"seq": i, "actor": "system", "action": "status"} for i in range(40)]}
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(state).encode())
+    [sealed] = await codec.encode([plain])
+    assert len(sealed.data) < len(plain.data) / 3
+    assert set(sealed.metadata) == {"encoding", "encryption-key-id"}  # the outside as before
+    assert await codec.decode([sealed]) == [plain]
+    # A payload sealed before compression existed still reads.
+    nonce = os.urandom(12)
+    cipher = codec._ciphers["k1"]
+    legacy = Payload(
+        metadata={"encoding": ENCODING, "encryption-key-id": b"k1"},
+        data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), None),
+    )
+    assert await codec.decode([legacy]) == [plain]
+    # None carries nothing to hide: it stays a bare `binary/null`.
+    none = Payload(metadata={"encoding": b"binary/null"})
+    assert await codec.encode([none]) == [none] == await codec.decode([none])
+
+
+DICTIONARY = Path(payload_codec.__file__).with_name("payload_dictionary_1.txt").read_bytes()
+PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": 1}').SerializeToString()
+
+
+def _deflated_with(dictionary: bytes, data: bytes) -> bytes:
+    deflate = zlib.compressobj(zdict=dictionary)
+    return deflate.compress(data) + deflate.flush()
+
+
+@pytest.mark.parametrize(
+    ("inner", "dictionary", "reason"),
+    [
+        (b"not deflate at all", b"1", b"compressed payload is corrupt"),
+        (
+            _deflated_with(DICTIONARY, b"\0" * (5 * 1024 * 1024)),
+            b"1",
+            b"compressed payload is truncated or too large",
+        ),
+        (
+            _deflated_with(DICTIONARY, b"\xff\xfe not a payload"),
+            b"1",
+            b"compressed payload is corrupt",
+        ),
+        (_deflated_with(b"another dictionary", PLAIN), b"1", b"compressed payload is corrupt"),
+        (zlib.compress(b"x"), b"99", b"unknown compression dictionary '99'"),
+    ],
+    ids=["corrupt", "bomb", "not-a-payload", "wrong-dictionary", "unknown-dictionary"],
+)
+async def test_a_bad_compressed_payload_is_unreadable_not_an_exception(inner, dictionary, reason):
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    wrapper = Payload(metadata={"encoding": ZLIB_ENCODING + dictionary}, data=inner)
+    nonce = os.urandom(12)
+    sealed = Payload(
+        metadata={"encoding": ENCODING, "encryption-key-id": b"k1"},
+        data=nonce + codec._ciphers["k1"].encrypt(nonce, wrapper.SerializeToString(), None),
+    )
+    [out] = await codec.decode([sealed])
+    assert (out.metadata["encoding"], out.data) == (UNREADABLE_ENCODING, reason)
 
 
 def test_bad_key_specs_are_refused_without_echoing_the_key():

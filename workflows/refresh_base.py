@@ -159,6 +159,14 @@ class TicketBase:
         return [key.value_set(value) for key, value in wanted if value is not None]
 
     def _upsert_changed_search_attributes(self) -> None:
+        first = not self._synced_attributes
+        if first:
+            # What the start set needs no second writing (1.4 kB of every history), but the
+            # status is written anyway: runs recorded before still replay one upsert here.
+            self._synced_attributes = {
+                p.key.name: p.value for p in workflow.info().typed_search_attributes
+            }
+            self._synced_attributes.pop(sa.REFRESH_STATUS.name, None)
         changed = [
             u
             for u in self._search_attributes()

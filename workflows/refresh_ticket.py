@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ReplacementSystem,
         Status,
         TicketState,
+        UpdateAck,
     )
     from domain.refresh_lifecycle import (
         WIZARD_DEADLINES,
@@ -90,7 +91,10 @@ class RefreshTicket(TicketMessages):
     # ----- the story ---------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, inp: RefreshTicketInput) -> TicketState:
+    async def run(self, inp: RefreshTicketInput) -> UpdateAck:
+        """Until a terminal status. The result names the ticket and how it ended; the whole
+        ticket is the `state` query's (which answers after the end too) and the row's: as
+        the result it was the largest payload of a ticket's history."""
         self._context = await act.load_ticket_context(
             LoadTicketContext(config_id=inp.config_id, team_id=inp.support_team)
         )
@@ -108,7 +112,7 @@ class RefreshTicket(TicketMessages):
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._sync()
         await self._projected()
-        return self.s
+        return UpdateAck(ticket_id=self.s.ticket_id, status=self.s.status)
 
     def _step_table(self) -> dict[Status, Step]:
         """What each status does or waits for, in the order of seed 001's timeline."""

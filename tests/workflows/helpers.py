@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ticket_starts import initial_search_attributes
-from domain.refresh import RefreshTicketInput, Status, TicketState, workflow_id
+from domain.refresh import RefreshTicketInput, Status, TicketState, UpdateAck, workflow_id
 from domain.settings import Settings
 from store.db import make_engine, session_factory
 from store.tables import ScheduleSlot
@@ -89,6 +89,14 @@ async def start(
 
 async def state(handle: WorkflowHandle) -> TicketState:
     return await handle.query("state", result_type=TicketState)
+
+
+async def ended(handle: WorkflowHandle) -> TicketState:
+    """The ticket once its run has ended: the result names its end, the query tells all."""
+    outcome = UpdateAck.model_validate(await handle.result())
+    final = await state(handle)
+    assert (outcome.ticket_id, outcome.status) == (final.ticket_id, final.status)
+    return final
 
 
 # Real seconds a ticket may take to get somewhere: activities run in real time, and on a

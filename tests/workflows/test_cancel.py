@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState, UpdateAck
+from domain.refresh import Status, UpdateAck
 from tests.workflows.helpers import (
+    ended,
     failure_text,
     fresh_slot,
     local,
@@ -50,7 +51,7 @@ async def test_cancel_from_delivery_scheduled_frees_the_slot_and_tells_tdx(env, 
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
     sim.tdx.clear_faults()
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.cancelled and final.cancel_reason == "retiring the lab"
     assert final.deadlines == {} and final.next_wakeup is None
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
@@ -79,7 +80,7 @@ async def test_cancel_before_anything_was_booked(env, worker, sim):
     s = await until(handle, lambda s: s.setup_done and s.next_wakeup, "setup")
     assert s.status == Status.pending_invite
     await handle.execute_update("cancel", {"actor": "admin", "reason": "duplicate"})
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.cancelled
     assert sim.tdx.tickets[final.tdx.ticket_id]["StatusID"] == CANCELLED
     # The invite time passes: nothing is sent for a cancelled ticket.

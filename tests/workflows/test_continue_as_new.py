@@ -26,6 +26,7 @@ from tests.workflows.helpers import (
     SHIP_TO,
     as_local,
     emails_to,
+    ended,
     fires_at,
     invited,
     local,
@@ -121,7 +122,7 @@ async def test_continue_as_new_keeps_state_and_timers(env, worker, sim):
     sim.tdx.complete_task(s.tdx.ticket_id, s.tdx.tasks["deliver"])
     sim.tdx.close_ticket(s.tdx.ticket_id)
     await env.sleep(timedelta(days=1, minutes=1))
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
 
     assert final.status == Status.complete
     audits_intact(final)

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState
+from domain.refresh import Status
 from tests.workflows.helpers import (
     as_local,
+    ended,
     failure_text,
     fires_at,
     invited,
@@ -99,5 +100,5 @@ async def test_hold_in_pending_invite_delays_the_invite(env, worker, sim):
     # A held ticket can still be cancelled.
     await handle.execute_update("hold", {"actor": "nit-lead"})
     await handle.execute_update("cancel", {"actor": "admin", "reason": "left the university"})
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.cancelled and final.held_from is None

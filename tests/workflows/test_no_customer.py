@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.refresh import Status, TicketState
+from domain.refresh import Status
 from tests.workflows.helpers import (
     as_local,
+    ended,
     local,
     move_clock_to,
     replacement,
@@ -58,7 +59,7 @@ async def test_no_customer_ticket_never_emails_and_gets_a_generic_slot(env, work
     await settle(handle, Status.installed)
     sim.tdx.close_ticket(s.tdx.ticket_id)
     await env.sleep(timedelta(days=1, minutes=1))
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.complete
     assert [a.to_status for a in final.audits if a.action == "status"] == [
         "pending_itsm_existence",

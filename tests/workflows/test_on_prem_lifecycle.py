@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState, UpdateAck
+from domain.refresh import Status, UpdateAck
 from tests.workflows.helpers import (
     add_slot,
     as_local,
+    ended,
     local,
     move_clock_to,
     offers,
@@ -126,7 +127,7 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     await settle(handle, Status.installed)
     sim.tdx.close_ticket(s.tdx.ticket_id)
     await env.sleep(timedelta(days=1, minutes=1))
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.complete
 
     sent = [m.template for m in sim.mail.find(ticket=inp.ticket_id)]

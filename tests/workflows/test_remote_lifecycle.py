@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState
+from domain.refresh import Status
 from tests.workflows.helpers import (
     SHIP_TO,
     as_local,
     emails_to,
+    ended,
     failure_text,
     invited,
     local,
@@ -100,7 +101,7 @@ async def test_remote_ticket_with_delegate_lives_its_whole_life(env, worker, sim
     await settle(handle, Status.installed)
     sim.tdx.close_ticket(s.tdx.ticket_id)
     await env.sleep(timedelta(days=1, minutes=1))
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.complete
     assert [a.to_status for a in final.audits if a.action == "status"][-4:] == [
         "pending_itsm_existence",

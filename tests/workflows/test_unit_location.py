@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.refresh import Status, TicketState
+from domain.refresh import Status
 from tests.workflows.helpers import (
     as_local,
+    ended,
     failure_text,
     fresh_slot,
     invited,
@@ -89,7 +90,7 @@ async def test_unit_location_ticket_stresses_the_unit_location(env, worker, sim)
 
     sim.tdx.close_ticket(s.tdx.ticket_id)
     await env.sleep(timedelta(days=1, minutes=1))
-    final = TicketState.model_validate(await handle.result())
+    final = await ended(handle)
     assert final.status == Status.complete
     assert [e.template for e in final.emails] == [
         "invite",

@@ -157,12 +157,3 @@ def migrate(url: str | URL | None = None) -> None:
     """Bring the database at `url` (default: the settings' URL) to the newest schema,
     creating a SQLite file's folder first if needed."""
     command.upgrade(alembic_config(url), "head")
-
-
-def dialect_insert(session: Session) -> Any:
-    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert

@@ -2,7 +2,7 @@
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PG_TESTS := tests/activities/test_tdx_rate_windows.py tests/workflows tests/batches tests/schedules tests/web/test_api.py tests/web/test_configs.py tests/web/test_config_tickets.py tests/itsm tests/web/test_sla_page.py
+PG_TESTS := tests/activities/test_tdx_rate_windows.py tests/activities/test_slack_post_once.py tests/workflows tests/batches tests/schedules tests/web/test_api.py tests/web/test_configs.py tests/web/test_config_tickets.py tests/itsm tests/web/test_sla_page.py
 
 .PHONY: install run test bench lint clean browser-check
 

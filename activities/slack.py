@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -59,30 +59,45 @@ class SlackActivities:
         with self.sessions() as db:
             return db.scalar(select(SlackPostIntent.sent_at).where(SlackPostIntent.key == key))
 
-    def _claim(self, key: str, ticket_id: str, seen: datetime | None, now: datetime) -> bool:
-        """Write the intent to post now, unless another attempt changed it since we read
-        `seen`: of two attempts running at once (a timed-out one still going), one posts."""
+    def _claim(self, key: str, ticket_id: str, seen: datetime | None, now: datetime) -> str:
+        """Write the intent to post now: "claimed"; or "posted" when the message is recorded
+        already; or "busy" when another attempt changed the intent since we read `seen`. Of
+        two attempts running at once (a timed-out one still going), one posts.
+
+        The Event is looked for inside the claim's transaction, after the intent is written:
+        an attempt that records the message removes the intent in the same transaction, so
+        a claim either meets that intent or sees the Event."""
         try:
             with self.sessions.begin() as db:
                 if seen is None:
                     db.add(SlackPostIntent(key=key, ticket_id=ticket_id, sent_at=now))
-                    return True
-                claimed = db.execute(
-                    update(SlackPostIntent)
-                    .where(SlackPostIntent.key == key, SlackPostIntent.sent_at == seen)
-                    .values(sent_at=now)
-                )
-                return claimed.rowcount == 1
+                    db.flush()
+                else:
+                    claimed = db.execute(
+                        update(SlackPostIntent)
+                        .where(SlackPostIntent.key == key, SlackPostIntent.sent_at == seen)
+                        .values(sent_at=now)
+                    )
+                    if claimed.rowcount != 1:
+                        return "busy"
+                if db.scalar(select(Event.id).where(Event.key == key)) is not None:
+                    db.rollback()
+                    return "posted"
+                return "claimed"
         except IntegrityError:
-            return False
+            return "busy"
 
-    def _drop_intent(self, key: str) -> None:
+    def _drop_intent(self, key: str, sent_at: datetime) -> None:
+        """Forget our own claim (made at `sent_at`), never a later attempt's."""
         with self.sessions.begin() as db:
-            intent = db.get(SlackPostIntent, key)
-            if intent is not None:
-                db.delete(intent)
+            db.execute(
+                delete(SlackPostIntent).where(
+                    SlackPostIntent.key == key, SlackPostIntent.sent_at == sent_at
+                )
+            )
 
     def _record(self, req: SlackRequest, key: str, ts: str) -> None:
+        """The message's `ts`, and its intent removed, in one transaction (see `_claim`)."""
         try:
             with self.sessions.begin() as db:
                 db.add(
@@ -94,9 +109,9 @@ class SlackActivities:
                         detail={"channel": req.channel, "ts": ts, "text": req.text},
                     )
                 )
+                db.execute(delete(SlackPostIntent).where(SlackPostIntent.key == key))
         except IntegrityError:
-            pass  # recorded by an attempt that ran at the same time
-        self._drop_intent(key)
+            pass  # recorded, and its intent removed, by an attempt that ran at the same time
 
     # -- the activity --
 
@@ -107,19 +122,27 @@ class SlackActivities:
             return
         sent_at = await asyncio.to_thread(self._intent, key)
         if sent_at is not None:
+            settled = sent_at + self.client.timeout + self.settle
             try:
                 ts = await self.client.find_message(
-                    req.channel, EVENT_TYPE, key, since=sent_at - CLOCK_SKEW
+                    req.channel,
+                    EVENT_TYPE,
+                    key,
+                    since=sent_at - CLOCK_SKEW,
+                    until=settled + CLOCK_SKEW,
                 )
             except SlackError as e:
                 raise _retry_decision(e) from e
             if ts is not None:
                 await asyncio.to_thread(self._record, req, key, ts)
                 return
-            settled = sent_at + self.client.timeout + self.settle
             if settled > datetime.now(UTC):
                 raise _earlier_post_pending(settled - datetime.now(UTC))
-        if not await asyncio.to_thread(self._claim, key, req.ticket_id, sent_at, datetime.now(UTC)):
+        now = datetime.now(UTC)
+        claim = await asyncio.to_thread(self._claim, key, req.ticket_id, sent_at, now)
+        if claim == "posted":
+            return
+        if claim == "busy":
             raise _earlier_post_pending(self.client.timeout)
         payload = {"key": key, "ticket_id": req.ticket_id}
         try:
@@ -129,8 +152,8 @@ class SlackActivities:
                 metadata={"event_type": EVENT_TYPE, "event_payload": payload},
             )
         except SlackError as e:
-            if e.status is not None and e.status < 500:  # refused: the message is not there
-                await asyncio.to_thread(self._drop_intent, key)
+            if e.refused:  # the message is not there: the next attempt posts at once
+                await asyncio.to_thread(self._drop_intent, key, now)
             raise _retry_decision(e) from e
         await asyncio.to_thread(self._record, req, key, ts)
 

@@ -36,18 +36,34 @@ CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 PAGE = 200
 
 
+# Error codes after which Slack may still have carried the call out: its documentation says of
+# `internal_error` and `fatal_error` that "some aspect of the operation" may have succeeded.
+OUTCOME_UNKNOWN = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "unknown_error"}
+)
+
+
 class SlackError(Exception):
     """Slack refused the call or could not be reached.
 
     `error` is Slack's error code (e.g. `channel_not_found`, `invalid_auth`), or
     `transport_error` when no answer came (connection refused, timeout). `status` is the HTTP
-    status when an answer came: 200 with an error code means Slack refused the call outright.
+    status when an answer came.
     """
 
     def __init__(self, error: str, status: int | None = None) -> None:
         super().__init__(f"Slack error: {error}" + (f" (HTTP {status})" if status else ""))
         self.error = error
         self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """Slack answered, and what it answered says the call was not carried out (a 429,
+        or an error code such as `channel_not_found`); not a 5xx, a lost answer, or a code
+        after which part of the call may have happened."""
+        if self.status is None or self.status >= 500:
+            return False
+        return self.error not in OUTCOME_UNKNOWN
 
 
 class SlackRateLimited(SlackError):
@@ -140,14 +156,15 @@ class SlackClient:
         if CHANNEL_ID.match(channel):
             return channel
         name = channel.lstrip("#")
-        if name not in self._channel_ids:
+        # Public channels first: listing private ones needs `groups:read`, which a bot that
+        # posts only to public channels does not have (Slack answers `missing_scope`).
+        for types in ("public_channel", "private_channel"):
+            if name in self._channel_ids:
+                break
             async for page in self._pages(
                 "channels",
-                lambda cursor: self._client.conversations_list(
-                    types="public_channel,private_channel",
-                    exclude_archived=True,
-                    limit=PAGE,
-                    cursor=cursor,
+                lambda cursor, types=types: self._client.conversations_list(
+                    types=types, exclude_archived=True, limit=PAGE, cursor=cursor
                 ),
             ):
                 self._channel_ids |= {c["name"]: c["id"] for c in page}
@@ -158,12 +175,13 @@ class SlackClient:
         return self._channel_ids[name]
 
     async def find_message(
-        self, channel: str, event_type: str, key: str, *, since: datetime
+        self, channel: str, event_type: str, key: str, *, since: datetime, until: datetime
     ) -> str | None:
-        """The `ts` of the earliest message in `channel` posted since `since` whose metadata
-        is `event_type` with `key` in its payload; None if there is none.
+        """The `ts` of the earliest message in `channel` posted between `since` and `until`
+        whose metadata is `event_type` with `key` in its payload; None if there is none.
 
-        Reads the channel's history back to `since` only (Slack's `oldest`), a page at a time.
+        Reads only that stretch of the channel's history (Slack's `oldest` and `latest`), a
+        page at a time: a busy channel's later messages are never read.
         """
         channel_id = await self.channel_id(channel)
         found: list[str] = []
@@ -172,6 +190,8 @@ class SlackClient:
             lambda cursor: self._client.conversations_history(
                 channel=channel_id,
                 oldest=f"{since.timestamp():.6f}",
+                latest=f"{until.timestamp():.6f}",
+                inclusive=True,
                 include_all_metadata=True,
                 limit=PAGE,
                 cursor=cursor,

@@ -55,9 +55,10 @@ class Settings(BaseSettings):
     slack_token: SecretStr = SecretStr("xoxb-local-dev")
     # How long deskflow waits for Slack's answer, and how long after that Slack may still
     # carry a post out: a retry that cannot find an earlier post in the channel's history
-    # waits until then before posting again.
-    slack_timeout_seconds: float = 20.0
-    slack_post_settle_seconds: float = 60.0
+    # waits until then before posting again. The wait must end well inside the 30 s the
+    # workflows give a Slack activity, or Temporal would time out every attempt first.
+    slack_timeout_seconds: float = Field(20.0, gt=0, le=25)
+    slack_post_settle_seconds: float = Field(60.0, ge=0)
 
     tdx_base_url: str = "http://127.0.0.1:8090/TDWebApi/"
     tdx_beid: str = "00000000-0000-0000-0000-000000000000"

@@ -57,7 +57,9 @@ class SlackFault(BaseModel):
     `delay` seconds and then answers normally (a post is stored only then), or `"late_answer"`,
     which stores the post at once and answers only after `delay` seconds: the client that gave
     up waiting never learns its message is in the channel. If `error` is set the answer is
-    instead Slack's usual HTTP 200 `{"ok": false, "error": error}` (e.g. `channel_not_found`).
+    instead Slack's usual HTTP 200 `{"ok": false, "error": error}` (e.g. `channel_not_found`);
+    with `"late_answer"` the post is stored all the same (Slack's `internal_error`, after
+    which "some aspect of the operation" may have succeeded).
     `count=None` never runs out.
     """
 
@@ -384,6 +386,8 @@ class SlackSim:
         self.store.put("message", message.ts, message.to_json())
         if fault is not None and fault.status == "late_answer":  # carried out, answered late
             await self._slowly(fault.delay)
+            if fault.error:
+                return _error(fault.error)
         return _answer(
             {
                 "ok": True,

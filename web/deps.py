@@ -49,10 +49,9 @@ from web.security import (
 
 T = TypeVar("T")
 
-# An instant as `datetime.isoformat()` writes it (seconds and offset optional).
-ISO_INSTANT = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?"
-)
+# An instant as `datetime.isoformat()` writes an aware one (a time without its offset could
+# be anyone's local time, so it is left as written).
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Database work runs on threads of the app's own, as many as each engine's pool has
@@ -150,7 +149,13 @@ class WebApp:
     def moments(self, text: str | None) -> str:
         """Free text (an audit's detail) with every ISO instant in it said as `when` says it:
         the workflow writes instants as data, staff read them as local times."""
-        return ISO_INSTANT.sub(lambda m: self.when(m.group(0).replace("Z", "+00:00")), text or "")
+        return ISO_INSTANT.sub(self._moment_words, text or "")
+
+    def _moment_words(self, found: re.Match[str]) -> str:
+        try:
+            return self.when(found.group(0).replace("Z", "+00:00"))
+        except ValueError:  # a date that does not exist, typed by someone: left as typed
+            return found.group(0)
 
     def when_or_day(self, moment: datetime | str) -> str:
         """The instant, or only its day at local midnight: a no-customer ticket's generic

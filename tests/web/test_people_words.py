@@ -73,3 +73,12 @@ async def test_the_customer_is_told_why_the_computer_differs_from_their_choice(
         "the model your unit&#39;s order group had in stock" in page
     )
     assert "Waiting for the customer to pick a time" in page
+
+
+async def test_instants_in_free_text_are_said_as_local_times_and_typed_dates_kept(web):
+    app = web.app.state.web
+    said = app.moments("slot 7 at 2027-04-20T13:00:00+00:00")
+    assert said == "slot 7 at Tue Apr 20, 2027 9:00 AM"
+    # Typed by a person: a date that does not exist, and a time with no offset (whose?).
+    typed = "moved from 2027-02-30T10:00Z to 2027-03-01T10:00"
+    assert app.moments(typed) == typed

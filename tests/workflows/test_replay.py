@@ -31,6 +31,9 @@ MAIN_PATHS = {
     "on_prem_complete_attributes_from_sync",
     # ... and after the `projection-after-reply` patch (the projection follows the reply).
     "on_prem_complete_projection_after_reply",
+    # ... and with compressed payloads, the acknowledgement as the run's result and the first
+    # search-attribute write of a run cut to what the start did not set.
+    "on_prem_complete_compressed_ack",
     "on_prem_cancelled",
     # Staff sent the invite at once (the `send_invite_now` update).
     "send_invite_now",
@@ -81,7 +84,7 @@ async def test_record_on_prem_history(env, worker, sim, monkeypatch):
 
     monkeypatch.setattr(on_prem, "start", recording_start)
     await on_prem.test_on_prem_ticket_lives_its_whole_life(env, worker, sim)
-    await save_history(handles[0], "on_prem_complete_projection_after_reply")
+    await save_history(handles[0], "on_prem_complete_compressed_ack")
 
 
 @pytest.mark.skipif(REGENERATE, reason="histories are being recorded")

@@ -175,10 +175,16 @@ class SlackClient:
         return self._channel_ids[name]
 
     async def find_message(
-        self, channel: str, event_type: str, key: str, *, since: datetime, until: datetime
+        self,
+        channel: str,
+        event_type: str,
+        key: str,
+        *,
+        since: datetime,
+        until: datetime | None = None,
     ) -> str | None:
-        """The `ts` of the earliest message in `channel` posted between `since` and `until`
-        whose metadata is `event_type` with `key` in its payload; None if there is none.
+        """The `ts` of the earliest message in `channel` posted since `since` (and by `until`,
+        if given) whose metadata is `event_type` with `key` in its payload; None if none is.
 
         Reads only that stretch of the channel's history (Slack's `oldest` and `latest`), a
         page at a time: a busy channel's later messages are never read.
@@ -190,7 +196,7 @@ class SlackClient:
             lambda cursor: self._client.conversations_history(
                 channel=channel_id,
                 oldest=f"{since.timestamp():.6f}",
-                latest=f"{until.timestamp():.6f}",
+                latest=f"{until.timestamp():.6f}" if until is not None else None,
                 inclusive=True,
                 include_all_metadata=True,
                 limit=PAGE,

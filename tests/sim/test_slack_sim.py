@@ -204,6 +204,9 @@ async def test_the_client_finds_a_message_by_its_metadata(
     assert await client.find_message("#find", "deskflow_notice", "k-2", since=since) is None
     later = datetime.now(UTC)
     assert await client.find_message("#find", "deskflow_notice", "k-1", since=later) is None
+    # Bounded by `latest`: a stretch that ended before the message was posted has none.
+    found = await client.find_message("#find", "deskflow_notice", "k-1", since=since, until=since)
+    assert found is None
     with pytest.raises(SlackError) as unknown:
         await client.find_message("#nowhere", "deskflow_notice", "k-1", since=since)
     assert unknown.value.error == "channel_not_found"

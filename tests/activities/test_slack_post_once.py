@@ -9,8 +9,6 @@ from uuid import uuid4
 
 import pytest
 from sqlalchemy import select
-from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.slack import SlackActivities
 from activities.slack_client import SlackClient
@@ -18,6 +16,7 @@ from domain.activity_requests import SlackRequest
 from sim.slack import HISTORY, LIST, TIER_PER_MINUTE
 from store.db import make_engine, session_factory
 from store.tables import Event, SlackPostIntent
+from tests.activities.helpers import attempt, until_quiet
 
 TIMEOUT = 0.3  # the client gives up after this
 SLOW = 0.8  # the stand-in answers (or posts) after this
@@ -49,22 +48,6 @@ def request(tag: str) -> SlackRequest:
     )
 
 
-async def attempt(acts: SlackActivities, req: SlackRequest) -> ApplicationError | None:
-    try:
-        await ActivityEnvironment().run(acts.post_slack, req)
-    except ApplicationError as e:
-        return e
-    return None
-
-
-async def until_quiet(sim) -> None:
-    for _ in range(100):
-        if sim.slack.in_flight == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the stand-in never finished its slow answers")
-
-
 def recorded_ts(acts: SlackActivities, req: SlackRequest) -> str:
     with acts.sessions() as db:
         event = db.scalar(select(Event).where(Event.key == f"slack:{req.key}"))
@@ -76,33 +59,33 @@ def recorded_ts(acts: SlackActivities, req: SlackRequest) -> str:
 async def test_a_post_answered_after_our_timeout_is_found_not_repeated(acts, sim):
     sim.slack.fail("late_answer", delay=SLOW)  # Slack keeps the message, answers too late
     req = request("late")
-    first = await attempt(acts, req)
+    first = await attempt(acts.post_slack, req)
     assert first is not None and first.type == "SlackError"
     assert [m.text for m in sim.slack.messages_in(CHANNEL)] == ["notice late"]
 
-    assert await attempt(acts, req) is None
+    assert await attempt(acts.post_slack, req) is None
     (message,) = sim.slack.messages_in(CHANNEL)
     assert recorded_ts(acts, req) == message.ts
     assert message.metadata == {
         "event_type": "deskflow_notice",
         "event_payload": {"key": f"slack:{req.key}", "ticket_id": "late"},
     }
-    await until_quiet(sim)
-    assert await attempt(acts, req) is None  # and from now on, nothing at all is sent
+    await until_quiet(sim.slack)
+    assert await attempt(acts.post_slack, req) is None  # and from now on, nothing at all is sent
     assert len(sim.slack.messages_in(CHANNEL)) == 1
 
 
 async def test_a_post_still_in_flight_is_waited_for(acts, sim):
     sim.slack.fail("timeout", delay=SLOW)  # Slack posts only after we stopped waiting
     req = request("slow")
-    assert (await attempt(acts, req)).type == "SlackError"
-    second = await attempt(acts, req)
+    assert (await attempt(acts.post_slack, req)).type == "SlackError"
+    second = await attempt(acts.post_slack, req)
     assert second is not None and second.type == "SlackPostPending"
     assert timedelta(0) < second.next_retry_delay <= timedelta(seconds=TIMEOUT + SETTLE)
     assert sim.slack.messages_in(CHANNEL) == []
-    await until_quiet(sim)
+    await until_quiet(sim.slack)
 
-    assert await attempt(acts, req) is None
+    assert await attempt(acts.post_slack, req) is None
     (message,) = sim.slack.messages_in(CHANNEL)
     assert recorded_ts(acts, req) == message.ts
 
@@ -110,11 +93,11 @@ async def test_a_post_still_in_flight_is_waited_for(acts, sim):
 async def test_a_post_that_really_failed_is_made_once_the_wait_is_over(acts, sim):
     sim.slack.fail(500)  # did Slack post it? It cannot say
     req = request("gone")
-    assert (await attempt(acts, req)).type == "SlackError"
-    pending = await attempt(acts, req)
+    assert (await attempt(acts.post_slack, req)).type == "SlackError"
+    pending = await attempt(acts.post_slack, req)
     assert pending.type == "SlackPostPending"
     await asyncio.sleep(pending.next_retry_delay.total_seconds())
-    assert await attempt(acts, req) is None
+    assert await attempt(acts.post_slack, req) is None
     (message,) = sim.slack.messages_in(CHANNEL)
     assert recorded_ts(acts, req) == message.ts
 
@@ -124,9 +107,9 @@ async def test_a_post_answered_with_an_error_that_may_follow_a_post_is_not_repea
     # succeeded. Here it did: the message is in the channel.
     sim.slack.fail("late_answer", error="internal_error", delay=0)
     req = request("maybe")
-    first = await attempt(acts, req)
+    first = await attempt(acts.post_slack, req)
     assert first is not None and "internal_error" in first.message
-    assert await attempt(acts, req) is None
+    assert await attempt(acts.post_slack, req) is None
     (message,) = sim.slack.messages_in(CHANNEL)
     assert recorded_ts(acts, req) == message.ts
 
@@ -134,21 +117,21 @@ async def test_a_post_answered_with_an_error_that_may_follow_a_post_is_not_repea
 async def test_a_refused_post_is_posted_at_once_on_retry(acts, sim):
     sim.slack.fail(error="not_in_channel")  # Slack said no: nothing was posted
     req = request("refused")
-    first = await attempt(acts, req)
+    first = await attempt(acts.post_slack, req)
     assert first is not None and "not_in_channel" in first.message
-    assert await attempt(acts, req) is None
+    assert await attempt(acts.post_slack, req) is None
     assert [m.text for m in sim.slack.messages_in(CHANNEL)] == ["notice refused"]
 
 
 async def test_the_look_reads_every_page_of_a_busy_channel(acts, sim):
     sim.slack.fail("late_answer", delay=SLOW)
     req = request("busy")
-    assert (await attempt(acts, req)).type == "SlackError"
+    assert (await attempt(acts.post_slack, req)).type == "SlackError"
     client = SlackClient(sim.slack.token, sim.slack_base_url)
     sim.slack.per_second = 1_000_000
     for n in range(450):  # others keep talking: the lost post is three pages back
         await client.post_message(CHANNEL, f"chatter {n}")
-    assert await attempt(acts, req) is None
+    assert await attempt(acts.post_slack, req) is None
     assert sum(m.text == "notice busy" for m in sim.slack.messages_in(CHANNEL)) == 1
     assert sim.slack.calls[HISTORY] == 3
 
@@ -163,7 +146,7 @@ async def test_a_hundred_posts_under_a_quarter_of_bad_answers_land_once_each(act
 
     async def until_posted(req: SlackRequest) -> None:
         for _ in range(60):
-            error = await attempt(acts, req)
+            error = await attempt(acts.post_slack, req)
             outcomes[error.type if error else "posted"] += 1
             if error is None:
                 return
@@ -173,7 +156,7 @@ async def test_a_hundred_posts_under_a_quarter_of_bad_answers_land_once_each(act
 
     reqs = [request(f"t{n:03d}") for n in range(100)]
     await asyncio.gather(*(until_posted(r) for r in reqs))
-    await until_quiet(sim)
+    await until_quiet(sim.slack)
 
     keys = Counter(
         m.metadata["event_payload"]["key"] for m in sim.slack.messages_in(CHANNEL) if m.metadata

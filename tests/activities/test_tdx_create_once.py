@@ -8,12 +8,12 @@ from uuid import uuid4
 
 import pytest
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.tdx import TdxActivities
 from activities.tdx_client import TdxClient
 from domain.activity_requests import TdxTaskRequest, TdxTicketRequest
 from store.db import make_engine, session_factory
+from tests.activities.helpers import attempt, until_quiet
 
 TIMEOUT = 0.3  # the client gives up after this
 SLOW = 0.8  # the stand-in answers (and creates) after this
@@ -29,21 +29,6 @@ def acts(settings) -> TdxActivities:
     return TdxActivities(local, session_factory(make_engine(local.database_url)), client)
 
 
-async def attempt(fn, req):
-    try:
-        return await ActivityEnvironment().run(fn, req)
-    except ApplicationError as e:
-        return e
-
-
-async def until_quiet(sim) -> None:
-    for _ in range(100):
-        if sim.tdx.in_flight == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the stand-in never finished its slow answers")
-
-
 async def test_a_slow_ticket_create_is_found_not_repeated(acts, sim):
     sim.tdx.reset()
     sim.tdx.fail("POST", r"/tickets$", "timeout", delay=SLOW)
@@ -57,7 +42,7 @@ async def test_a_slow_ticket_create_is_found_not_repeated(acts, sim):
     assert isinstance(second, ApplicationError) and second.type == "TdxCreatePending"
     assert timedelta(0) < second.next_retry_delay <= timedelta(seconds=SETTLE)
     assert len(sim.tdx.tickets) == 0
-    await until_quiet(sim)
+    await until_quiet(sim.tdx)
     third = await attempt(acts.create_ticket, req)
     assert not isinstance(third, ApplicationError) and not third.created
     assert list(sim.tdx.tickets) == [third.tdx_ticket_id]

@@ -12,7 +12,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.after_hours import CaseState, workflow_id
+from tests.itsm.helpers import follow_clock as follow_itsm_clock
 from tests.itsm.helpers import until  # noqa: F401  (re-exported to the after-hours tests)
+from tests.workflows.helpers import move_clock_to
 
 TZ = ZoneInfo("America/Detroit")
 KEYS = {
@@ -50,16 +52,14 @@ def intake(case_id: str, partner: str = "fpm", **over: Any) -> dict[str, Any]:
 
 
 async def move_to(env: WorkflowEnvironment, sim, when: datetime) -> None:
-    now = await env.get_current_time()
-    assert when > now, f"the test clock is already past {when}"
-    await env.sleep(when - now)
+    await move_clock_to(env, when)
     await follow_clock(env, sim)
 
 
 async def follow_clock(env: WorkflowEnvironment, sim) -> None:
+    """The ITSM stand-ins and the paging stand-in stamp records with the test clock."""
+    await follow_itsm_clock(env, sim)
     now = await env.get_current_time()
-    sim.halo.clock = lambda: now
-    sim.servicenow.clock = lambda: now
     sim.paging.clock = lambda: now
 
 
@@ -77,7 +77,7 @@ async def case(handle: WorkflowHandle) -> CaseState:
     return await handle.query("state", result_type=CaseState)
 
 
-async def case_until(handle: WorkflowHandle, check, what: str, timeout: float = 15.0) -> CaseState:
+async def case_until(handle: WorkflowHandle, check, what: str, timeout: float = 30.0) -> CaseState:
     return await until(lambda: case(handle), check, what, timeout)
 
 

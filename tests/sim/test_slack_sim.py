@@ -11,6 +11,7 @@ import pytest
 from activities.slack_client import SlackClient, SlackError, SlackRateLimited
 from sim.app import SimServer
 from sim.slack import TIER_PER_MINUTE
+from tests.activities.helpers import until_quiet
 from tests.sim_settings import settings_for
 
 
@@ -132,6 +133,7 @@ async def test_injected_faults(sim: SimServer, slack: SlackClient, http: httpx.A
         await impatient.post_message("#ops", "slow")
     assert slow.value.error == "transport_error"
     assert [m.text for m in sim.slack.messages] == ["unaffected channel", "back"]
+    await until_quiet(sim.slack)  # the slow post lands here, not in the next test's channels
 
 
 async def test_history_returns_metadata_newest_first_a_page_at_a_time(

@@ -51,13 +51,13 @@ class SlackActivities:
 
     # -- the app database: what was posted, and what may have been --
 
-    def _posted(self, key: str) -> bool:
+    def _progress(self, key: str) -> tuple[bool, datetime | None]:
+        """(posted already, when an unconfirmed post was sent), in one read session."""
         with self.sessions() as db:
-            return db.scalar(select(Event.id).where(Event.key == key)) is not None
-
-    def _intent(self, key: str) -> datetime | None:
-        with self.sessions() as db:
-            return db.scalar(select(SlackPostIntent.sent_at).where(SlackPostIntent.key == key))
+            if db.scalar(select(Event.id).where(Event.key == key)) is not None:
+                return True, None
+            sent_at = select(SlackPostIntent.sent_at).where(SlackPostIntent.key == key)
+            return False, db.scalar(sent_at)
 
     def _claim(self, key: str, ticket_id: str, seen: datetime | None, now: datetime) -> str:
         """Write the intent to post now: "claimed"; or "posted" when the message is recorded
@@ -118,9 +118,9 @@ class SlackActivities:
     @activity.defn(name="post_slack")
     async def post_slack(self, req: SlackRequest) -> None:
         key = f"slack:{req.key}"
-        if await asyncio.to_thread(self._posted, key):
+        posted, sent_at = await asyncio.to_thread(self._progress, key)
+        if posted:
             return
-        sent_at = await asyncio.to_thread(self._intent, key)
         if sent_at is not None:
             settled = sent_at + self.client.timeout + self.settle
             try:
@@ -136,8 +136,9 @@ class SlackActivities:
             if ts is not None:
                 await asyncio.to_thread(self._record, req, key, ts)
                 return
-            if settled > datetime.now(UTC):
-                raise _earlier_post_pending(settled - datetime.now(UTC))
+            wait = settled - datetime.now(UTC)
+            if wait > timedelta(0):
+                raise _earlier_post_pending(wait)
         now = datetime.now(UTC)
         claim = await asyncio.to_thread(self._claim, key, req.ticket_id, sent_at, now)
         if claim == "posted":

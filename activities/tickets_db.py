@@ -14,21 +14,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.ticket_projection import Projection, ProjectionWriter
 from domain.activity_requests import (
     BookSlotRequest,
     LoadTicketContext,
-    ProjectTicket,
     RecordEvent,
     ReleaseSlotRequest,
 )
 from domain.business_calendar import BusinessCalendar
 from domain.holiday_dates import closed_dates_for
-from domain.refresh import BookedSlot, TeamView, TicketContext, TicketState
+from domain.refresh import BookedSlot, TeamView, TicketContext
 from store import slots as slot_rules
-from store.config_history import loaded_version, record_load
+from store.config_history import record_load
 from store.reference import config_view
 from store.tables import CalendarConfig, Event, RefreshConfig, SupportTeam
-from store.ticket_rows import add_audits, upsert_ticket
 
 
 def load_calendar(db: Session, today: date) -> BusinessCalendar:
@@ -53,6 +52,7 @@ def load_calendar(db: Session, today: date) -> BusinessCalendar:
 class TicketDbActivities:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+        self._projections = ProjectionWriter(sessions)
 
     @staticmethod
     def _note_config_read(db: Session, config_id: str) -> int:
@@ -87,62 +87,16 @@ class TicketDbActivities:
             )
 
     @activity.defn(name="project_ticket")
-    def project_ticket(self, req: ProjectTicket) -> None:
+    async def project_ticket(self, req: dict[str, Any]) -> None:
         """Upsert the ticket's row (unless it holds a newer revision) and add new audits.
 
-        Idempotent: a retry finds its audits written and its revision in place. Runs before
-        `revision` (0) always write, and send every audit: those already written are skipped.
-        Two statements, no read of the row (`store.ticket_rows`): every change of every
-        ticket comes through here.
+        `req` is a `ProjectTicket` as the workflow sent it, read as plain JSON (see
+        `activities.ticket_projection`). Idempotent: a retry finds its audits written and its
+        revision in place. Runs before `revision` (0) always write, and send every audit:
+        those already written are skipped.
         """
-        s = req.state
-        with self.sessions.begin() as db:
-            upsert_ticket(db, self._row(s), s.revision)
-            if not s.audits:
-                return
-            version = loaded_version(db, s.ticket_id, activity.info().workflow_run_id)
-            under = {} if version is None else {"config_version": version}
-            add_audits(
-                db,
-                [
-                    {
-                        "ticket_id": s.ticket_id,
-                        "seq": a.seq,
-                        "at": a.at,
-                        "actor": a.actor,
-                        "action": a.action,
-                        "from_status": a.from_status,
-                        "to_status": a.to_status,
-                        "detail": {"text": a.detail, **under},
-                    }
-                    for a in s.audits
-                ],
-            )
-
-    @staticmethod
-    def _row(s: TicketState) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        return {
-            "ticket_id": s.ticket_id,
-            "created_at": s.created_at,
-            "config_id": s.config_id,
-            "batch_id": s.batch_id,
-            "style": s.style,
-            "status": s.status.value,
-            "support_team": s.support_team,
-            "user_uniqname": s.user.uniqname,
-            "user_email": str(s.user.email),
-            "user_name": s.user.name,
-            "delegate_email": str(s.delegate.email) if s.delegate else None,
-            "existing_serial": s.existing_system.serial,
-            "replacement_serial": s.replacement_system.serial if s.replacement_system else None,
-            "tdx_ticket_id": s.tdx.ticket_id,
-            "day1": s.day1,
-            "slot_id": s.slot.slot_id if s.slot and s.slot.slot_id else None,
-            # The audits are rows of their own (and the request carries only the new ones).
-            "state": s.model_dump(mode="json", exclude={"audits"}),
-            "updated_at": now,
-        }
+        run_id = activity.info().workflow_run_id
+        await self._projections.write(Projection(state=req["state"], run_id=run_id))
 
     @activity.defn(name="record_event")
     def record_event(self, req: RecordEvent) -> None:

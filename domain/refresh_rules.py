@@ -32,6 +32,33 @@ class RuleViolation(ValueError):
         self.message = message
 
 
+# An actor "link:<address>" is whoever followed a customer link sent to <address>: the ticket
+# itself says whether that is its user or its delegate (`link_actor`).
+LINK = "link:"
+
+
+class LinkRefused(ValueError):
+    """A customer link sent to an address the ticket no longer names."""
+
+
+def link_actor(state: TicketState, actor: str) -> str:
+    """The audit's name for `actor`: "customer:<address>" or "delegate:<address>" for a
+    link's "link:<address>", other actors as they are.
+
+    The workflow answers this, not the web app's copy of the ticket: a wizard Confirm needs
+    no database read first, and a link to a delegate replaced since is refused by the
+    ticket as it is now.
+    """
+    if not actor.startswith(LINK):
+        return actor
+    address = actor.removeprefix(LINK).lower()
+    if address == str(state.user.email).lower():
+        return f"customer:{address}"
+    if state.delegate is not None and address == str(state.delegate.email).lower():
+        return f"delegate:{address}"
+    raise LinkRefused("this link is not valid any more; use the link in your latest email")
+
+
 def check_location(
     state: TicketState, location: str | None, shipping: ShippingAddress | None
 ) -> None:

@@ -105,6 +105,8 @@ def from_update(exc: WorkflowUpdateFailedError) -> FieldError:
         if sep and " " not in field:
             return FieldError(422, text, field)
         return FieldError(422, message)
+    if kind == "LinkRefused":
+        return FieldError(404, message)
     if kind == "SlotUnavailable":
         return FieldError(409, message, "slot_id")
     if "is not an approver" in message:

@@ -28,7 +28,7 @@ from domain.refresh import (
     UpdateAck,
     batch_workflow_id,
 )
-from domain.refresh_rules import options_of
+from domain.refresh_rules import LINK, options_of
 from operations import bulk, slot_admin, tickets
 from operations.batches import (
     BatchFileError,
@@ -77,8 +77,10 @@ def customer_actor(who: Customer) -> str:
 
 async def submit_wizard(app: WebApp, who: Customer, data: dict[str, Any]) -> UpdateAck:
     """Send `submit_wizard` as it is: the workflow's validator checks it with the same
-    domain rules the pages use, and its refusal names the field (a 409/422 FieldError)."""
-    data = {**data, "actor": customer_actor(who)}
+    domain rules the pages use, and its refusal names the field (a 409/422 FieldError).
+    The actor is the link's address (`link:`): the workflow checks it is still the user's
+    or the delegate's (a 404 if not) and records which."""
+    data = {**data, "actor": f"{LINK}{who.email}"}
     return await tickets.update(await app.client(), who.ticket_id, "submit_wizard", data)
 
 

@@ -313,17 +313,22 @@ class Customer:
     is_delegate: bool
 
 
-async def customer(token: str, app: WebApp = _APP) -> Customer:
-    """The link's ticket, if the link is genuine, unexpired and still addressed right."""
+def _signed(token: str, app: WebApp) -> tuple[str, str]:
+    """(ticket id, address) of a genuine, unexpired link."""
     try:
         ticket_id, email = verify(app.settings.secret_key.get_secret_value(), token)
     except LinkError as e:
         expired = isinstance(e.__cause__, SignatureExpired)
         raise FieldError(403 if expired else 404, str(e)) from None
+    return ticket_id, email.lower()
+
+
+async def customer(token: str, app: WebApp = _APP) -> Customer:
+    """The link's ticket, if the link is genuine, unexpired and still addressed right."""
+    ticket_id, email = _signed(token, app)
     addresses = await app.read(queries.ticket_addresses, ticket_id)
     if addresses is None:
         raise not_found("this link is not valid")
-    email = email.lower()
     user_email, delegate_email = addresses
     is_user = user_email.lower() == email
     is_delegate = (delegate_email or "").lower() == email
@@ -335,6 +340,18 @@ async def customer(token: str, app: WebApp = _APP) -> Customer:
         email=email,
         is_delegate=is_delegate and not is_user,
     )
+
+
+async def signed_customer(token: str, app: WebApp = _APP) -> Customer:
+    """A genuine, unexpired link, its address not yet checked against the ticket.
+
+    Only for the wizard's Confirm: its update names the address as a `link:` actor and the
+    workflow checks it (`domain.refresh_rules.link_actor`), so the submit waits for no
+    database read. `is_delegate` is unknown here and left False; nothing on that path
+    reads it.
+    """
+    ticket_id, email = _signed(token, app)
+    return Customer(token=token, ticket_id=ticket_id, email=email, is_delegate=False)
 
 
 LinkCustomer = Annotated[Customer, Depends(customer)]

@@ -10,12 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from domain.refresh import TicketState
 from operations.errors import FieldError
 from web import actions, wizard
-from web.deps import Customer, WebApp, check_customer_csrf, customer, web_app
+from web.deps import Customer, WebApp, check_customer_csrf, customer, signed_customer, web_app
 from web.security import WIZARD_COOKIE
 
 router = APIRouter(include_in_schema=False)
 APP = Depends(web_app)
 CUSTOMER = Depends(customer)
+SIGNED = Depends(signed_customer)
 
 
 def _page(app: WebApp, request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
@@ -167,13 +168,17 @@ async def _confirm(
 
 
 @router.post("/c/{token}/wizard/{step}")
-async def wizard_submit(request: Request, step: str, who: Customer = CUSTOMER, app: WebApp = APP):
+async def wizard_submit(
+    request: Request, token: str, step: str, link: Customer = SIGNED, app: WebApp = APP
+):
     _check_step(step)
-    await check_customer_csrf(request, who)
-    draft = app.tokens.load_draft(request.cookies.get(WIZARD_COOKIE), who.ticket_id)
+    await check_customer_csrf(request, link)
+    draft = app.tokens.load_draft(request.cookies.get(WIZARD_COOKIE), link.ticket_id)
     ready = draft.pop(wizard.READY, None)
     if step == "review" and isinstance(ready, dict):
-        return await _confirm(app, request, who, draft, ready)
+        # The Confirm: the workflow checks the link's address (see `signed_customer`).
+        return await _confirm(app, request, link, draft, ready)
+    who = await customer(token, app)
     s = await actions.customer_state(app, who)
     if not wizard.wizard_open(s):
         return RedirectResponse(f"/c/{who.token}", status_code=303)

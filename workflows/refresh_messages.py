@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         check_edit,
         check_provide_location,
         check_wizard,
+        link_actor,
         send_invite_now_refusal,
         signal_refusal,
     )
@@ -155,10 +156,11 @@ class TicketMessages(TicketBase):
             s.peripherals = msg.peripherals
         s.software = msg.software
         s.wizard_submitted = s.location_known = True
-        self._audit(msg.actor, "wizard submitted")
+        self._audit(link_actor(s, msg.actor), "wizard submitted")
         return s
 
     def _check_submit_wizard(self, msg: WizardSubmission) -> None:
+        link_actor(self.s, msg.actor)  # first: any other refusal is shown to a valid link
         self._require(Status.pending_wizard)
         if self.s.wizard_submitted:
             raise ApplicationError("the wizard is already submitted")

@@ -39,8 +39,10 @@ async def clock(handle: WorkflowHandle) -> ClockState:
     return await handle.query("state", result_type=ClockState)
 
 
-async def until(fetch, check, what: str, timeout: float = 30.0) -> Any:
-    """Poll `fetch()` in real time until `check(value)` holds (30 s: a loaded CI machine)."""
+async def until(fetch, check, what: str, timeout: float = 60.0) -> Any:
+    """Poll `fetch()` in real time until `check(value)` holds. 60 s: on a loaded CI machine
+    a `state` query the time-skipping server does not answer fails only after its own RPC
+    timeout, so a few such asks can use up a shorter wait."""
     deadline = time.monotonic() + timeout
     while True:
         try:

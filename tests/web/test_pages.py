@@ -97,3 +97,34 @@ async def test_confirm_sends_the_answers_and_shows_the_validators_refusal_by_its
     assert r.status_code == 303 and r.headers["location"].endswith("?done=wizard")
     s = await reach(handle, Status.pending_approval)
     assert s.wizard_submitted and s.location == "Angell Hall, 2001"
+
+
+async def test_confirm_by_a_link_to_an_address_the_ticket_no_longer_names_is_refused(
+    web, env, worker
+):
+    """Confirm reads no database first: the ticket itself refuses a link to a replaced
+    delegate, and records whose link it was when it takes one."""
+    from tests.web.helpers import link_token
+
+    delegate = {"name": "Del Egate", "email": "Del@Example.edu"}
+    inp = ticket_input("on_prem", "lsa-onprem", delegate=delegate)
+    [handle] = await invited(env, worker, inp)
+    csrf = web.app.state.web.tokens.customer_csrf
+    old = link_token(worker, inp.ticket_id, "del@example.edu")
+    assert (await web.get(f"/c/{old}/wizard/review")).status_code == 200
+    await handle.execute_update(
+        "edit", {"actor": "admin", "role": "refresh_admin", "remove_delegate": True}
+    )
+    r = await web.post(f"/c/{old}/wizard/review", data={"csrf_token": csrf(old)})
+    assert r.status_code == 404 and "not valid any more" in r.text
+    assert (await handle.query("state", result_type=TicketState)).wizard_submitted is False
+
+    web.cookies.clear()
+    user = link_token(worker, inp.ticket_id, "jdoe@example.edu")
+    assert (await web.get(f"/c/{user}/wizard/review")).status_code == 200
+    r = await web.post(f"/c/{user}/wizard/review", data={"csrf_token": csrf(user)})
+    assert r.status_code == 303
+    s = await reach(handle, Status.pending_approval)
+    assert [a.actor for a in s.audits if a.action == "wizard submitted"] == [
+        "customer:jdoe@example.edu"
+    ]

@@ -16,6 +16,15 @@ than the deflate costs. A None (`binary/null`, no data) is left as it is: there 
 in it to hide. A release from before compression cannot read a compressed payload (it sees
 an encoding no converter reads): deploy every process at once, and do not roll back past it.
 
+Since release 2 the key id and the deflate flag travel inside the payload's data, not as
+metadata and protobuf wrappers: `data` = 0x02, the key id's length and the key id (also the
+cipher's associated data), the nonce, then the ciphertext of a flag byte (0: a serialized
+payload; 1: a dictionary id byte, then the serialized payload deflated). Every payload is in
+a ticket's history, and the metadata entry and the wrapper cost more than the payload's own
+JSON for most of them (about 2 kB of one lifecycle's history). Payloads of release 1 (key id
+in metadata, `zlib/<dictionary>` wrapper inside) still decrypt; release 1 cannot read release
+2's, so deploy every process at once, as for compression.
+
 Decoding never raises. A payload that cannot be decrypted (garbage, a missing or unknown key
 id, a wrong key) comes out as a payload of encoding `binary/undecryptable` whose data is the
 reason: the SDK decodes a whole workflow activation at once, so one raise here would fail
@@ -48,9 +57,12 @@ from domain.settings import Settings
 ENCODING = b"binary/encrypted"
 # None (no result, no argument) says nothing: sealing it would only cost bytes in history.
 NULL_ENCODING = b"binary/null"
-# The wrapper's encoding, then the id of the dictionary it was deflated with (kept short:
-# the wrapper is in every compressed payload).
+# Release 1's wrapper inside the ciphertext: its encoding, then the dictionary's id.
 ZLIB_ENCODING = b"zlib/"
+# Release 2's envelope (first byte of `data`) and the plaintext's packing flags.
+ENVELOPE = 2
+STORED, DEFLATED, JSON = 0, 1, 2  # JSON + 1: deflated JSON
+JSON_ENCODING = b"json/plain"
 # Preset dictionaries for deflate, by id. Most of a payload is its field names and enum
 # values, which a small payload cannot amortise on its own: a dictionary of them (the
 # payloads of one on-prem lifecycle with every value blanked but the enum-like ones) takes
@@ -117,19 +129,32 @@ class EncryptionCodec(PayloadCodec):
 
     def _encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(12)
-        data = self._ciphers[self._current_id].encrypt(nonce, compressed(payload), None)
-        return Payload(
-            metadata={"encoding": ENCODING, "encryption-key-id": self._current_id.encode()},
-            data=nonce + data,
-        )
+        header = self._header
+        sealed = self._ciphers[self._current_id].encrypt(nonce, packed(payload), header)
+        return Payload(metadata={"encoding": ENCODING}, data=header + nonce + sealed)
 
     def _decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload
-        raw_id = payload.metadata.get("encryption-key-id")
-        if raw_id is None:
+        if "encryption-key-id" in payload.metadata:
+            return self._decrypt_release_1(payload)
+        data = payload.data
+        end = 2 + data[1] if len(data) >= 2 else 0
+        if not end or data[0] != ENVELOPE or len(data) < end:
             return unreadable("no encryption key id")
-        key_id = raw_id.decode(errors="replace")[:40]
+        key_id = data[2:end].decode(errors="replace")[:40]
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            return unreadable(f"unknown key id '{key_id}'")
+        try:
+            plain = cipher.decrypt(data[end : end + 12], data[end + 12 :], data[:end])
+        except (InvalidTag, ValueError):
+            return unreadable(f"not encrypted with key '{key_id}', or altered")
+        return unpacked(plain)
+
+    def _decrypt_release_1(self, payload: Payload) -> Payload:
+        """A payload sealed before release 2: key id in metadata, wrappers inside."""
+        key_id = payload.metadata["encryption-key-id"].decode(errors="replace")[:40]
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             return unreadable(f"unknown key id '{key_id}'")
@@ -139,7 +164,12 @@ class EncryptionCodec(PayloadCodec):
             return unreadable(f"not encrypted with key '{key_id}', or altered")
         if not plain.metadata.get("encoding", b"").startswith(ZLIB_ENCODING):
             return plain
-        return inflated(plain)
+        return inflated(plain.metadata["encoding"].removeprefix(ZLIB_ENCODING), plain.data)
+
+    @property
+    def _header(self) -> bytes:
+        key_id = self._current_id.encode()
+        return bytes([ENVELOPE, len(key_id)]) + key_id
 
     def key_ids(self) -> Iterable[str]:
         return self._ciphers.keys()
@@ -149,32 +179,63 @@ def is_null(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == NULL_ENCODING and not payload.data
 
 
-def compressed(payload: Payload) -> bytes:
-    """The payload serialized, deflated inside a `zlib/<dictionary>` wrapper when smaller."""
-    raw = payload.SerializeToString()
-    if len(raw) < COMPRESS_FROM:
-        return raw
+def packed(payload: Payload) -> bytes:
+    """The plaintext of release 2: a flag byte, then the payload. Most payloads are plain
+    JSON, which is sent as its bytes alone (the `json/plain` metadata is implied); any
+    other is serialized whole. Either is deflated (flag +1, then the dictionary id) when
+    that makes it smaller."""
+    if dict(payload.metadata) == {"encoding": JSON_ENCODING}:
+        flag, body = JSON, payload.data
+    else:
+        flag, body = STORED, payload.SerializeToString()
+    if len(body) < COMPRESS_FROM:
+        return bytes([flag]) + body
     deflate = zlib.compressobj(zdict=_DICTIONARY_DATA[CURRENT_DICTIONARY])
-    wrapped = Payload(
-        metadata={"encoding": ZLIB_ENCODING + CURRENT_DICTIONARY},
-        data=deflate.compress(raw) + deflate.flush(),
-    )
-    packed = wrapped.SerializeToString()
-    return packed if len(packed) < len(raw) else raw
+    small = bytes([flag + 1]) + CURRENT_DICTIONARY + deflate.compress(body) + deflate.flush()
+    return small if len(small) < len(body) + 1 else bytes([flag]) + body
 
 
-def inflated(wrapper: Payload) -> Payload:
-    """The payload a `zlib/<dictionary>` wrapper holds; unreadable if corrupt or oversize."""
-    key = wrapper.metadata["encoding"].removeprefix(ZLIB_ENCODING)
-    if key not in _DICTIONARY_DATA:
-        return unreadable(f"unknown compression dictionary '{key.decode(errors='replace')[:40]}'")
-    inflater = zlib.decompressobj(zdict=_DICTIONARY_DATA[key])
+def unpacked(plain: bytes) -> Payload:
+    """The payload a release 2 plaintext holds; unreadable if it is damaged."""
+    flag, body = (plain[0], plain[1:]) if plain else (None, b"")
+    if flag in (DEFLATED, JSON + 1):
+        body = inflate(body[:1], body[1:])
+        if isinstance(body, Payload):  # unreadable
+            return body
+        flag -= 1
+    if flag == JSON:
+        return Payload(metadata={"encoding": JSON_ENCODING}, data=body)
+    if flag == STORED:
+        try:
+            return Payload.FromString(body)
+        except DecodeError:
+            return unreadable("payload is corrupt")
+    return unreadable("unknown payload packing")
+
+
+def inflate(dictionary: bytes, data: bytes) -> bytes | Payload:
+    """Bytes deflated with the `dictionary` id; an unreadable payload if corrupt or oversize."""
+    if dictionary not in _DICTIONARY_DATA:
+        name = dictionary.decode(errors="replace")[:40]
+        return unreadable(f"unknown compression dictionary '{name}'")
+    inflater = zlib.decompressobj(zdict=_DICTIONARY_DATA[dictionary])
     try:
-        raw = inflater.decompress(wrapper.data, MAX_INFLATED)
-        if inflater.unconsumed_tail or not inflater.eof:
-            return unreadable("compressed payload is truncated or too large")
+        raw = inflater.decompress(data, MAX_INFLATED)
+    except zlib.error:
+        return unreadable("compressed payload is corrupt")
+    if inflater.unconsumed_tail or not inflater.eof:
+        return unreadable("compressed payload is truncated or too large")
+    return raw
+
+
+def inflated(dictionary: bytes, data: bytes) -> Payload:
+    """The payload inside a release 1 `zlib/<dictionary>` wrapper."""
+    raw = inflate(dictionary, data)
+    if isinstance(raw, Payload):
+        return raw
+    try:
         return Payload.FromString(raw)
-    except (zlib.error, DecodeError):
+    except DecodeError:
         return unreadable("compressed payload is corrupt")
 
 

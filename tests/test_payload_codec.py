@@ -27,7 +27,8 @@ async def test_rotated_keys_still_decrypt_old_payloads(settings):
     new = {**parse_keys(f"k2:{key()}"), **old}
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"password": "hunter2"}')
     [sealed] = await EncryptionCodec(old).encode([plain])
-    assert sealed.metadata["encryption-key-id"] == b"k1" and b"hunter2" not in sealed.data
+    assert set(sealed.metadata) == {"encoding"} and sealed.data[:4] == b"\x02\x02k1"
+    assert b"hunter2" not in sealed.data
     assert await EncryptionCodec(new).decode([sealed]) == [plain]
     # A key this process lacks is one unreadable payload, never an exception (which would
     # fail a whole workflow task): the converter refuses it, the workflow names the reason.
@@ -43,10 +44,25 @@ async def test_rotated_keys_still_decrypt_old_payloads(settings):
     [
         ({"encryption-key-id": b"k1"}, os.urandom(40), b"not encrypted with key 'k1', or altered"),
         ({"encryption-key-id": b"k1"}, b"short", b"not encrypted with key 'k1', or altered"),
-        ({}, os.urandom(40), b"no encryption key id"),
+        ({}, b"\0" + os.urandom(40), b"no encryption key id"),
+        ({}, b"\x02", b"no encryption key id"),
         ({"encryption-key-id": b"k" * 1000}, b"", b"unknown key id '" + b"k" * 40 + b"'"),
+        ({}, b"\x02\x02k9" + os.urandom(40), b"unknown key id 'k9'"),
+        ({}, b"\x02\x02k1" + os.urandom(40), b"not encrypted with key 'k1', or altered"),
+        ({}, b"\x02\x02k1" + os.urandom(5), b"not encrypted with key 'k1', or altered"),
+        ({}, b"\x02\xffk1", b"no encryption key id"),
     ],
-    ids=["random-bytes", "truncated", "no-key-id", "huge-key-id"],
+    ids=[
+        "random-bytes",
+        "truncated",
+        "no-key-id",
+        "only-the-envelope",
+        "huge-key-id",
+        "unknown-key",
+        "random-ciphertext",
+        "short-ciphertext",
+        "key-id-past-the-end",
+    ],
 )
 async def test_undecryptable_payloads_decode_to_an_unreadable_marker(metadata, data, reason):
     codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
@@ -65,8 +81,14 @@ async def test_large_payloads_are_deflated_before_encryption_and_read_back():
     plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(state).encode())
     [sealed] = await codec.encode([plain])
     assert len(sealed.data) < len(plain.data) / 3
-    assert set(sealed.metadata) == {"encoding", "encryption-key-id"}  # the outside as before
+    assert set(sealed.metadata) == {"encoding"}  # the key id is inside the data
     assert await codec.decode([sealed]) == [plain]
+    # So are the key id and the packing (release 2): a JSON payload is sealed as its bytes
+    # and a few more (key id, nonce, tag, a flag), not with metadata and wrapper payloads.
+    [small] = await codec.encode([Payload(metadata={"encoding": b"json/plain"}, data=b"1")])
+    assert len(small.data) == len(b"\x02\x02k1") + 12 + 16 + 1 + 1
+    other = Payload(metadata={"encoding": b"binary/plain", "x": b"y"}, data=b"1" * 500)
+    assert await codec.decode(await codec.encode([other])) == [other]
     # A payload sealed before compression existed still reads.
     nonce = os.urandom(12)
     cipher = codec._ciphers["k1"]
@@ -117,6 +139,38 @@ async def test_a_bad_compressed_payload_is_unreadable_not_an_exception(inner, di
         data=nonce + codec._ciphers["k1"].encrypt(nonce, wrapper.SerializeToString(), None),
     )
     [out] = await codec.decode([sealed])
+    assert (out.metadata["encoding"], out.data) == (UNREADABLE_ENCODING, reason)
+
+
+@pytest.mark.parametrize(
+    ("plain", "reason"),
+    [
+        (b"\x03" + b"1" + b"not deflate at all", b"compressed payload is corrupt"),
+        (
+            b"\x03" + b"1" + _deflated_with(DICTIONARY, b"\0" * (5 * 1024 * 1024)),
+            b"compressed payload is truncated or too large",
+        ),
+        (b"\x01" + b"1" + _deflated_with(DICTIONARY, b"\xff\xfe"), b"payload is corrupt"),
+        (b"\x03" + b"9" + zlib.compress(b"x"), b"unknown compression dictionary '9'"),
+        (b"\x00\xff\xfe not a payload", b"payload is corrupt"),
+        (b"\x07{}", b"unknown payload packing"),
+        (b"", b"unknown payload packing"),
+    ],
+    ids=[
+        "corrupt",
+        "bomb",
+        "not-a-payload",
+        "unknown-dictionary",
+        "stored-garbage",
+        "flag",
+        "empty",
+    ],
+)
+async def test_a_bad_release_2_plaintext_is_unreadable_not_an_exception(plain, reason):
+    codec = EncryptionCodec(parse_keys(f"k1:{key()}"))
+    header, nonce = b"\x02\x02k1", os.urandom(12)
+    data = header + nonce + codec._ciphers["k1"].encrypt(nonce, plain, header)
+    [out] = await codec.decode([Payload(metadata={"encoding": ENCODING}, data=data)])
     assert (out.metadata["encoding"], out.data) == (UNREADABLE_ENCODING, reason)
 
 

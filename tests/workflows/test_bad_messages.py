@@ -91,12 +91,18 @@ def forged_handle(handle: WorkflowHandle, settings: Settings, bend) -> WorkflowH
 NEW_KEY = EncryptionCodec(parse_keys("k2:" + base64.b64encode(os.urandom(32)).decode()))
 
 
+def _header(p: Payload) -> int:
+    """Length of the key id that opens a sealed payload's data."""
+    return 2 + p.data[1]
+
+
 def random_bytes(p: Payload) -> Payload:
-    return Payload(metadata=dict(p.metadata), data=os.urandom(len(p.data)))
+    n = _header(p)
+    return Payload(metadata=dict(p.metadata), data=p.data[:n] + os.urandom(len(p.data) - n))
 
 
 def no_key_id(p: Payload) -> Payload:
-    return Payload(metadata={"encoding": ENCODING}, data=p.data)
+    return Payload(metadata={"encoding": ENCODING}, data=b"\0" + p.data[_header(p) :])
 
 
 def truncated(p: Payload) -> Payload:

@@ -236,8 +236,14 @@ def generate() -> list[Message]:
 
 NEW_KEY = EncryptionCodec(parse_keys("k2:" + base64.b64encode(os.urandom(32)).decode()))
 BENDS = {
-    "random bytes": lambda p: Payload(metadata=dict(p.metadata), data=os.urandom(len(p.data))),
-    "no key id": lambda p: Payload(metadata={"encoding": ENCODING}, data=p.data),
+    # The sealed payload's data opens with its key id (2 + its length bytes): kept or dropped.
+    "random bytes": lambda p: Payload(
+        metadata=dict(p.metadata),
+        data=p.data[: 2 + p.data[1]] + os.urandom(len(p.data) - 2 - p.data[1]),
+    ),
+    "no key id": lambda p: Payload(
+        metadata={"encoding": ENCODING}, data=b"\0" + p.data[2 + p.data[1] :]
+    ),
     "truncated": lambda p: Payload(metadata=dict(p.metadata), data=p.data[:11]),
     "key the workers lack": None,
 }

@@ -248,7 +248,9 @@ class TicketBase:
         await self._wait(until, extra=task.done)
         if not task.done():
             return None
-        del self._running[key]
+        self._running.pop(key, None)
+        if task.cancelled():  # the ticket left the status that started it
+            return None
         return task.result()
 
     async def _stop_background(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.itsm_halo import HaloAdapter
 from activities.itsm_http import itsm_errors
@@ -33,6 +34,9 @@ from domain.itsm import ItsmEvent, ItsmPort, Note, ServiceDeskTicket, TicketQuer
 from domain.service_desk import ServiceDesk
 from domain.settings import Settings
 from store import service_desk as desk_store
+
+# A signal-with-start refused as "already started" is asked again this many times in all.
+DELIVERY_ATTEMPTS = 3
 
 
 def adapters_from_settings(settings: Settings) -> dict[str, ItsmPort]:
@@ -56,16 +60,24 @@ def adapters_from_settings(settings: Settings) -> dict[str, ItsmPort]:
 
 
 async def deliver(client: Client, event: ItsmEvent, task_queue: str) -> None:
-    """Signal-with-start the event to each of its ticket's workflows."""
+    """Signal-with-start the event to each of its ticket's workflows, as the webhook does
+    (`operations.itsm_delivery`, which activities may not import): a start refused as
+    already started, by a delivery of the same ticket at the same moment, is asked again."""
     for target in desk_dispatch.targets(event):
-        await client.start_workflow(
-            target.workflow,
-            target.arg,
-            id=target.id,
-            task_queue=task_queue,
-            start_signal=desk_dispatch.SIGNAL,
-            start_signal_args=[event],
-        )
+        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+            try:
+                await client.start_workflow(
+                    target.workflow,
+                    target.arg,
+                    id=target.id,
+                    task_queue=task_queue,
+                    start_signal=desk_dispatch.SIGNAL,
+                    start_signal_args=[event],
+                )
+                break
+            except RPCError as e:
+                if e.status != RPCStatusCode.ALREADY_EXISTS or attempt == DELIVERY_ATTEMPTS:
+                    raise
 
 
 class ItsmActivities:

@@ -86,6 +86,8 @@ def _load_dictionaries() -> dict[bytes, bytes]:
 
 _DICTIONARY_DATA = _load_dictionaries()
 
+# A key id travels in every payload (release 2): short, and one byte gives its length.
+MAX_KEY_ID = 64
 # Below this a payload is not worth deflating (the wrapper and zlib's header eat the gain).
 COMPRESS_FROM = 160
 # A deflated payload may not inflate past this: Temporal refuses payloads over 2 MiB anyway,
@@ -106,6 +108,9 @@ def derive_dev_key(secret: str) -> bytes:
 
 class EncryptionCodec(PayloadCodec):
     def __init__(self, keys: dict[str, bytes], *, strict: bool = False) -> None:
+        too_long = [k for k in keys if len(k.encode()) > MAX_KEY_ID]
+        if too_long:  # the envelope gives a key id one byte of length
+            raise ValueError(f"codec key ids are at most {MAX_KEY_ID} bytes: {too_long[0][:80]!r}")
         self._current_id = next(iter(keys))
         self._ciphers = {k: AESGCM(v) for k, v in keys.items()}
         self._strict = strict

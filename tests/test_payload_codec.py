@@ -178,6 +178,10 @@ def test_bad_key_specs_are_refused_without_echoing_the_key():
     with pytest.raises(ValueError) as bad:
         parse_keys("k1:" + base64.b64encode(b"short").decode())
     assert "c2hvcnQ" not in str(bad.value)
+    secret = key()
+    with pytest.raises(ValueError, match="at most 64 bytes") as long_id:
+        EncryptionCodec(parse_keys(f"{'k' * 65}:{secret}"))
+    assert secret not in str(long_id.value)
 
 
 async def test_ticket_history_holds_no_customer_data_in_clear(env, worker):

@@ -26,8 +26,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from domain import desk_dispatch, halo_json, servicenow_json
+from domain import halo_json, servicenow_json
 from domain.itsm import ITSMS, ItsmEvent
+from operations import itsm_delivery
 from operations.itsm_lookup import ItsmUnavailable
 from store import service_desk as desk_store
 from web.deps import WebApp, web_app
@@ -65,19 +66,7 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
 
 
 async def deliver(app: WebApp, event: ItsmEvent) -> list[str]:
-    client = await app.client()
-    ids = []
-    for target in desk_dispatch.targets(event):
-        await client.start_workflow(
-            target.workflow,
-            target.arg,
-            id=target.id,
-            task_queue=app.settings.task_queue,
-            start_signal=desk_dispatch.SIGNAL,
-            start_signal_args=[event],
-        )
-        ids.append(target.id)
-    return ids
+    return await itsm_delivery.deliver(await app.client(), event, app.settings.task_queue)
 
 
 @router.post("/hooks/{itsm}", status_code=202)

@@ -26,7 +26,10 @@ def tdx_client(sim: SimServer) -> TdxClient:
     return TdxClient.from_settings(settings_for(sim), timeout=2.0, min_retry_after=timedelta(0))
 
 
-async def test_tdx_tickets_tasks_feeds_and_ids_survive_a_restart(tmp_path: Path) -> None:
+async def test_tdx_tickets_tasks_feeds_and_ids_survive_a_restart(
+    tmp_path: Path, tdx_windows_forgotten: None
+) -> None:
+    # (The client counts TDX's windows in the session's database: start with none filled.)
     async with SimServer(data_dir=str(tmp_path)) as first:
         first.tdx.add_person("pat", UID="uid-pat", FullName="Pat Lee")
         asset = first.tdx.add_asset("SN-OLD-1", OwningCustomerID="uid-pat")

@@ -25,6 +25,7 @@ from pathlib import Path
 from domain.outages import OutageState, OutageStatus
 from domain.settings import Settings
 from operations import outages as ops
+from operations.errors import FieldError
 from tests.outages.conftest import desk_loaded, processes_loaded  # noqa: F401, F811
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,9 +55,17 @@ def worker_process(settings: Settings, address: str, log: Path) -> subprocess.Po
 
 
 async def wait_for(fetch, check, what: str, timeout: float):
+    """Poll `fetch()` until `check`; a query Temporal did not answer (the outage's worker was
+    just killed and its successor is still replaying) is asked again until the deadline."""
     deadline = time.monotonic() + timeout
     while True:
-        value = await fetch()
+        try:
+            value = await fetch()
+        except FieldError as e:
+            if e.status != 503 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+            continue
         if check(value):
             return value
         if time.monotonic() > deadline:

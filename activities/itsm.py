@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.itsm_halo import HaloAdapter
 from activities.itsm_http import itsm_errors
@@ -75,8 +74,8 @@ async def deliver(client: Client, event: ItsmEvent, task_queue: str) -> None:
                     start_signal_args=[event],
                 )
                 break
-            except RPCError as e:
-                if e.status != RPCStatusCode.ALREADY_EXISTS or attempt == DELIVERY_ATTEMPTS:
+            except WorkflowAlreadyStartedError:
+                if attempt == DELIVERY_ATTEMPTS:
                     raise
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain import desk_dispatch
 from domain.itsm import ItsmEvent
 
-# A signal-with-start refused as "already started" is asked again this many times in all.
+# A signal-with-start refused as already started is asked again this many times in all.
 ATTEMPTS = 3
 
 
@@ -32,8 +32,8 @@ async def deliver(client: Client, event: ItsmEvent, task_queue: str) -> list[str
                     start_signal_args=[event],
                 )
                 break
-            except RPCError as e:
-                if e.status != RPCStatusCode.ALREADY_EXISTS or attempt == ATTEMPTS:
+            except WorkflowAlreadyStartedError:
+                if attempt == ATTEMPTS:
                     raise
         ids.append(target.id)
     return ids

@@ -97,8 +97,12 @@ async def test_sd_time_made_in_halo_is_flagged_once(env, halo, sim, worker):
         ("SD - Remote Support", "1.25", True)
     ]
     await until(lambda: _value(notices(sim, tid)), lambda n: n[ALEX_EMAIL] == 2, "Alex told")
-    slack = [m.text for m in sim.slack.messages_in("#provisioning")]
-    assert any("SD - Remote Support" in text for text in slack)
+    # The Slack post is an activity of its own: it may land a moment after the emails.
+    await until(
+        lambda: _value([m.text for m in sim.slack.messages_in("#provisioning")]),
+        lambda texts: any("SD - Remote Support" in text for text in texts),
+        "the channel told",
+    )
 
     # The same delivery again (Halo's retry) is answered "duplicate"; the catch-up poll
     # brings the same action under another delivery id: still one note, one email.

@@ -18,12 +18,13 @@ an encoding no converter reads): deploy every process at once, and do not roll b
 
 Since release 2 the key id and the deflate flag travel inside the payload's data, not as
 metadata and protobuf wrappers: `data` = 0x02, the key id's length and the key id (also the
-cipher's associated data), the nonce, then the ciphertext of a flag byte (0: a serialized
-payload; 1: a dictionary id byte, then the serialized payload deflated). Every payload is in
-a ticket's history, and the metadata entry and the wrapper cost more than the payload's own
-JSON for most of them (about 2 kB of one lifecycle's history). Payloads of release 1 (key id
-in metadata, `zlib/<dictionary>` wrapper inside) still decrypt; release 1 cannot read release
-2's, so deploy every process at once, as for compression.
+cipher's associated data), the nonce, then the ciphertext of a flag byte and the payload
+(`packed`: plain JSON as its bytes alone, any other payload serialized; deflated when
+smaller). Every payload is in a ticket's history, and the metadata entry and the wrapper
+cost more than the payload's own JSON for most of them (about 2 kB of one lifecycle's
+history). Payloads of release 1 (key id in metadata, `zlib/<dictionary>` wrapper inside)
+still decrypt; release 1 cannot read release 2's, so deploy every process at once, as for
+compression.
 
 Decoding never raises. A payload that cannot be decrypted (garbage, a missing or unknown key
 id, a wrong key) comes out as a payload of encoding `binary/undecryptable` whose data is the
@@ -112,6 +113,8 @@ class EncryptionCodec(PayloadCodec):
         if too_long:  # the envelope gives a key id one byte of length
             raise ValueError(f"codec key ids are at most {MAX_KEY_ID} bytes: {too_long[0][:80]!r}")
         self._current_id = next(iter(keys))
+        key_id = self._current_id.encode()
+        self._header = bytes([ENVELOPE, len(key_id)]) + key_id  # opens every sealed payload
         self._ciphers = {k: AESGCM(v) for k, v in keys.items()}
         self._strict = strict
 
@@ -134,9 +137,8 @@ class EncryptionCodec(PayloadCodec):
 
     def _encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(12)
-        header = self._header
-        sealed = self._ciphers[self._current_id].encrypt(nonce, packed(payload), header)
-        return Payload(metadata={"encoding": ENCODING}, data=header + nonce + sealed)
+        sealed = self._ciphers[self._current_id].encrypt(nonce, packed(payload), self._header)
+        return Payload(metadata={"encoding": ENCODING}, data=self._header + nonce + sealed)
 
     def _decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
@@ -170,11 +172,6 @@ class EncryptionCodec(PayloadCodec):
         if not plain.metadata.get("encoding", b"").startswith(ZLIB_ENCODING):
             return plain
         return inflated(plain.metadata["encoding"].removeprefix(ZLIB_ENCODING), plain.data)
-
-    @property
-    def _header(self) -> bytes:
-        key_id = self._current_id.encode()
-        return bytes([ENVELOPE, len(key_id)]) + key_id
 
     def key_ids(self) -> Iterable[str]:
         return self._ciphers.keys()

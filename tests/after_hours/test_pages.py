@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.after_hours import CaseStatus
+from domain.after_hours import CaseStatus, Promise
 from store.db import make_engine, session_factory
 from store.reference import load_reference_file
 from tests.after_hours.helpers import KEYS, case_until, local, minutes, move_to, until
@@ -87,6 +87,8 @@ async def test_intake_refuses_then_opens_a_case_and_the_page_link_acknowledges(
     assert bad.status_code == 422
     assert 'id="err-caller-phone"' in bad.text or "caller.phone" in bad.text
 
+    # The session's database keeps other tests' cases of this night: count from here.
+    kept_before = _kept(await web.get("/after-hours/night", params={"day": "2026-12-11"}))
     sim.paging.set_phone(KEYS["alice"], "answer")  # Alice picks up and taps "Acknowledge"
     opened = await web.post("/after-hours", data=form(csrf), follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == "/after-hours/case/AH-web1"
@@ -121,10 +123,11 @@ async def test_intake_refuses_then_opens_a_case_and_the_page_link_acknowledges(
     )
     assert recorded.status_code == 303
     s = await case_until(h, lambda c: c.status == CaseStatus.contacted, "callback recorded")
+    assert s.promise == Promise.kept
     night = await until(
         lambda: web.get("/after-hours/night", params={"day": "2026-12-11"}),
-        lambda r: "Callback promises kept: 1" in r.text,
-        "the night's page shows the promise kept",
+        lambda r: _kept(r) == kept_before + 1,
+        "the night's page counts the promise kept",
     )
     assert "Pat Caller" in night.text and "Alice Aims" in night.text
     other = await web.get("/after-hours/night", params={"day": "2026-12-12"})
@@ -135,6 +138,12 @@ async def test_the_pages_need_the_help_desk_role(env, worker, sim, paging, web):
     await login(web, "refresher")
     r = await web.get("/after-hours")
     assert r.status_code == 403
+
+
+def _kept(night: httpx.Response) -> int:
+    found = re.search(r"Callback promises kept: (\d+)", night.text)
+    assert found, "the night's page says how many promises were kept"
+    return int(found.group(1))
 
 
 async def _pages(sim) -> list:

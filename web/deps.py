@@ -184,7 +184,9 @@ class WebApp:
         return f"{base}/namespaces/{self.settings.temporal_namespace}/workflows/refresh-{ticket_id}"
 
 
-def web_app(request: Request) -> WebApp:
+async def web_app(request: Request) -> WebApp:
+    """The app's state, as a dependency. Async on purpose: FastAPI runs a plain `def`
+    dependency in its thread pool, a thread hop on every request (and a queue under load)."""
     return request.app.state.web
 
 
@@ -222,7 +224,7 @@ async def current_staff(request: Request) -> Staff | None:
     """The signed-in staff member (cookie or bearer token) of a live session, roles read fresh."""
     if "staff" in request.scope.get("state", {}):
         return request.state.staff
-    app = web_app(request)
+    app: WebApp = request.app.state.web
     value, via_cookie = _credentials(request)
     staff = None
     session = app.tokens.read_session(value) if value else None
@@ -358,7 +360,7 @@ LinkCustomer = Annotated[Customer, Depends(customer)]
 
 
 async def check_customer_csrf(request: Request, who: Customer) -> None:
-    app = web_app(request)
+    app: WebApp = request.app.state.web
     sent = (await request.form()).get(CSRF_FIELD)
     if not same(str(sent) if sent is not None else None, app.tokens.customer_csrf(who.token)):
         raise FieldError(

@@ -66,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import refresh_activities as act
     from workflows.messages import MessageRefused, read_message
-    from workflows.refresh_base import SEARCH_ATTRIBUTES_FROM_SYNC, TicketBase
+    from workflows.refresh_base import TicketBase
 
 Check = Callable[[Any], None]
 Handle = Callable[[Any], Awaitable[Any]]
@@ -329,7 +329,7 @@ class TicketMessages(TicketBase):
         old = s.replacement_system.serial if s.replacement_system else "none"
         s.replacement_system = msg.replacement
         self._audit(msg.actor, "replacement exchanged", detail=f"{old} -> {msg.replacement.serial}")
-        if not workflow.patched(SEARCH_ATTRIBUTES_FROM_SYNC):
+        if not self._attributes_from_sync():
             workflow.upsert_search_attributes(
                 [sa.REPLACEMENT_SERIAL.value_set(msg.replacement.serial)]
             )
@@ -414,7 +414,7 @@ class TicketMessages(TicketBase):
         s.slot, s.pick_again = booked, False
         s.schedule_version += 1
         self._audit(actor, action, detail=f"slot {booked.slot_id} at {booked.start.isoformat()}")
-        if not workflow.patched(SEARCH_ATTRIBUTES_FROM_SYNC):
+        if not self._attributes_from_sync():
             workflow.upsert_search_attributes([sa.DAY1.value_set(booked.start)])
 
     def _cancel(self, actor: str, reason: str) -> None:

@@ -82,6 +82,7 @@ class RefreshTicket(TicketMessages):
         self._history_limit = inp.history_limit
         self._one_at_a_time = asyncio.Lock()
         self._replying, self._after_reply = False, None
+        self._attributes_after_reply = False
         # A continued run starts with its audits written (the last run waited for that).
         self._audits_written = len(self.s.audits) if inp.resume else 0
         self._projecting = asyncio.Lock()

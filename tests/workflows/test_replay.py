@@ -34,6 +34,9 @@ MAIN_PATHS = {
     # ... and with compressed payloads, the acknowledgement as the run's result and the first
     # search-attribute write of a run cut to what the start did not set.
     "on_prem_complete_compressed_ack",
+    # ... and after the `sync-after-reply` patch (an update's search attributes wait for its
+    # reply too; one marker stands for the two patches before it).
+    "on_prem_complete_sync_after_reply",
     "on_prem_cancelled",
     # Staff sent the invite at once (the `send_invite_now` update).
     "send_invite_now",
@@ -84,7 +87,7 @@ async def test_record_on_prem_history(env, worker, sim, monkeypatch):
 
     monkeypatch.setattr(on_prem, "start", recording_start)
     await on_prem.test_on_prem_ticket_lives_its_whole_life(env, worker, sim)
-    await save_history(handles[0], "on_prem_complete_compressed_ack")
+    await save_history(handles[0], "on_prem_complete_sync_after_reply")
 
 
 @pytest.mark.skipif(REGENERATE, reason="histories are being recorded")

@@ -55,8 +55,13 @@ def project_ticket(req: ProjectTicket) -> Awaitable[None]:
     return workflow.execute_local_activity("project_ticket", req, start_to_close_timeout=SHORT)
 
 
-def record_event(req: RecordEvent) -> Awaitable[None]:
-    return workflow.execute_local_activity("record_event", req, start_to_close_timeout=SHORT)
+def record_event(req: RecordEvent, *, local: bool) -> Awaitable[None]:
+    """An event for the reports. A local activity holds its workflow task open, and with it
+    the reply of an update answered in that task: so `local` only where no reply waits (a
+    signal's task), or in runs recorded before `SYNC_AFTER_REPLY`."""
+    if local:
+        return workflow.execute_local_activity("record_event", req, start_to_close_timeout=SHORT)
+    return workflow.execute_activity("record_event", req, start_to_close_timeout=SHORT)
 
 
 def book_slot(req: BookSlotRequest) -> Awaitable[BookedSlot]:

@@ -41,8 +41,10 @@ PROJECTION_AFTER_REPLY = "projection-after-reply"
 AFTER_REPLY = timedelta(milliseconds=200)
 # The search attributes an update changed are written with its projection, after its reply:
 # the server writes them before it lets the reply go (on the dev server, half again a bare
-# update's time). A run recorded with this marker needs neither marker above: it stands for
-# both, so a new run records one marker, not three.
+# update's time); and an event for the reports is a regular activity, not a local one that
+# would hold the workflow task (a changed location held the wizard's reply for a database
+# write). A run recorded with this marker needs neither marker above: it stands for both,
+# so a new run records one marker, not three.
 SYNC_AFTER_REPLY = "sync-after-reply"
 
 
@@ -129,6 +131,10 @@ class TicketBase:
                 self._after_reply = asyncio.ensure_future(self._project_after_reply())
         else:
             await self._project()
+
+    def _events_local(self) -> bool:
+        """Whether an update's report event is a local activity (runs before the marker)."""
+        return not workflow.patched(SYNC_AFTER_REPLY)
 
     def _attributes_from_sync(self) -> bool:
         """Whether this run writes search attributes from `_sync` alone (see the markers)."""

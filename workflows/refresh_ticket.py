@@ -403,7 +403,8 @@ class RefreshTicket(TicketMessages):
             task_id=s.tdx.tasks["prestage"],
             comment=f"Replacement {rep.serial} prestaged into group {group}.",
         )
-        await asyncio.gather(act.record_event(event), act.tdx_complete_task(task_done))
+        # Local: a signal's workflow task (assign_replacement); no reply waits for it.
+        await asyncio.gather(act.record_event(event, local=True), act.tdx_complete_task(task_done))
 
     async def _changed_location(self) -> None:
         """Timeline 4.3.1: a Changed Location event and a TDX ticket for NIT to confirm."""
@@ -427,7 +428,9 @@ class RefreshTicket(TicketMessages):
             requestor_email=str(s.user.email),
             serial=s.existing_system.serial,
         )
-        await asyncio.gather(act.record_event(event), act.tdx_create_ticket(ticket))
+        await asyncio.gather(
+            act.record_event(event, local=self._events_local()), act.tdx_create_ticket(ticket)
+        )
         self._audit("customer", "changed location", detail=s.location or "")
 
     async def _email(

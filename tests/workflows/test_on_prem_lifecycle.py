@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
+from domain import search_attributes as sa
 from domain.refresh import Status, UpdateAck
 from tests.workflows.helpers import (
     add_slot,
@@ -70,6 +72,13 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     assert s.location == "Mason Hall, 3300" and s.device.model == "Dell Precision 3590"
     changed = [t for t in sim.tdx.tickets.values() if ":changed-location]" in t["Description"]]
     assert len(changed) == 1 and "Mason Hall, 3300" in changed[0]["Description"]
+    # The reply waited for no database write and no search-attribute write: those follow it.
+    assert not {
+        EventType.EVENT_TYPE_MARKER_RECORDED,
+        EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    } & set(await reply_task(handle, "submit_wizard"))
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(sa.REFRESH_STATUS) == Status.pending_approval.value
 
     # Only an approver of the config approves.
     with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -147,3 +156,22 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
         "complete",
     ]
     assert (await state(handle)).next_wakeup is None
+
+
+async def reply_task(handle: WorkflowHandle, update: str) -> list[EventType.ValueType]:
+    """What the workflow task that answered `update` did besides answering (its events
+    from the update's completion to the next workflow task)."""
+    events = [e async for e in handle.fetch_history_events()]
+    accepted = next(
+        i
+        for i, e in enumerate(events)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == update
+    )
+    done = []
+    for e in events[accepted + 2 :]:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            break
+        done.append(e.event_type)
+    return done

@@ -218,6 +218,52 @@ ROWS: list[tuple[str, tuple[str, ...], Callable[..., str], str]] = [
         ),
         "—",
     ),
+    *(
+        (
+            f"wizard Confirm over HTTP / bare Temporal update, {label} (p50 / p95; p50 in ms)",
+            (
+                f"submit_vs_update_p50_{c}",
+                f"submit_vs_update_p95_{c}",
+                f"submit_p50_ms_{c}",
+                f"update_p50_ms_{c}",
+            ),
+            lambda p50, p95, ms, base: f"{p50:.2f} / {p95:.2f} ({ms:,.1f} vs {base:,.1f} ms)",
+            "≤ 1.5 each",
+        )
+        for c, label in (("c1", "one customer at a time"), ("c100", "100 customers at once"))
+    ),
+    (
+        "worker CPU per submit (the baseline worker's per bare update; the web app's per Confirm)",
+        (
+            "worker_cpu_ms_per_submit",
+            "baseline_worker_cpu_ms_per_update",
+            "web_cpu_ms_per_submit",
+        ),
+        lambda w, b, web: f"{w:.1f} ms ({b:.1f} ms; {web:.1f} ms)",
+        "—",
+    ),
+    (
+        "history of one on-prem lifecycle as JSON (events; ratio to before issue 15)",
+        (
+            "history_bytes_full_onprem_lifecycle",
+            "history_events_full_onprem_lifecycle",
+            "history_bytes_vs_before_issue_15",
+        ),
+        lambda b, n, r: f"{int(b):,} B ({int(n)} events; {r:.2f})",
+        "≤ 0.70",
+    ),
+    (
+        "2,000-ticket batch on one worker: workflow-task timeouts (time to start them all)",
+        ("batch_2000_workflow_task_timeouts", "batch_2000_seconds"),
+        lambda n, s: f"{int(n)} ({s:.0f} s)",
+        "0",
+    ),
+    (
+        "worker memory per cached ticket",
+        ("worker_rss_mib_per_cached_ticket",),
+        lambda v: f"{v:.3f} MiB",
+        "—",
+    ),
 ]
 
 

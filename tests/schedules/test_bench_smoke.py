@@ -94,3 +94,32 @@ def test_docs_figures_are_regenerated_from_the_bench_output(tmp_path):
     again = docs_section(figures, "x86_64, 2 cores", date(2026, 11, 28))
     write_docs(docs, again)
     assert docs.read_text() == text
+
+
+def test_issue_15_rows_and_aims_read_the_submit_figures():
+    from starter.bench_submit import submit_aims_met
+
+    figures = {
+        "submit_vs_update_p50_c1": 1.41,
+        "submit_vs_update_p95_c1": 1.32,
+        "submit_p50_ms_c1": 10.5,
+        "update_p50_ms_c1": 7.4,
+        "submit_vs_update_p50_c100": 1.35,
+        "submit_vs_update_p95_c100": 1.5,
+        "submit_p50_ms_c100": 249.4,
+        "update_p50_ms_c100": 184.5,
+        "history_bytes_full_onprem_lifecycle": 92_840,
+        "history_events_full_onprem_lifecycle": 168,
+        "history_bytes_vs_before_issue_15": 0.68,
+        "batch_2000_workflow_task_timeouts": 0,
+        "batch_2000_seconds": 259.2,
+    }
+    text = docs_section(figures, "x86_64, 2 cores", date(2026, 11, 28))
+    assert "100 customers at once (p50 / p95; p50 in ms) | 1.35 / 1.50 (249.4 vs 184.5 ms)" in text
+    assert "| 92,840 B (168 events; 0.68) | ≤ 0.70 |" in text
+    assert submit_aims_met(figures)
+    assert not submit_aims_met(figures | {"submit_vs_update_p95_c100": 1.51})
+    assert not submit_aims_met(figures | {"history_bytes_full_onprem_lifecycle": 95_748})
+    assert not submit_aims_met(figures | {"batch_2000_workflow_task_timeouts": 1})
+    no_batch = {k: v for k, v in figures.items() if not k.startswith("batch_")}
+    assert not submit_aims_met(no_batch)  # an aim not measured is not met

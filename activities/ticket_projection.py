@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.config_history import loaded_version
-from store.ticket_rows import add_audits, upsert_ticket
+from store.config_history import loaded_versions
+from store.ticket_rows import add_audits, upsert_tickets
 
 # More than this many writes wait for the next transaction: one batch stays short.
 MAX_BATCH = 200
@@ -68,21 +68,28 @@ class Projection:
 
 
 def write_projections(db: Session, projections: Sequence[Projection]) -> None:
-    """Upsert each row (unless it holds a newer revision) and add its new audits."""
+    """Upsert the rows (each unless the table holds a newer revision) and add the new
+    audits: three statements for the whole batch, whatever its size."""
     now = datetime.now(UTC)
-    for p in projections:
-        s = p.state
-        upsert_ticket(db, projection_row(s, now), int(s.get("revision") or 0))
-        audits = s.get("audits") or []
-        if not audits:
-            continue
-        version = loaded_version(db, s["ticket_id"], p.run_id)
+    newest: dict[str, tuple[int, Mapping[str, Any]]] = {}
+    for p in projections:  # a ticket written twice in the batch: its newest revision
+        revision = int(p.state.get("revision") or 0)
+        kept = newest.get(p.state["ticket_id"])
+        if kept is None or revision == 0 or revision >= kept[0]:
+            newest[p.state["ticket_id"]] = (revision, p.state)
+    upsert_tickets(db, [projection_row(s, now) for _, s in newest.values()])
+    with_audits = [p for p in projections if p.state.get("audits")]
+    versions = loaded_versions(db, {(p.state["ticket_id"], p.run_id) for p in with_audits})
+    audits: dict[tuple[str, int], dict[str, Any]] = {}
+    for p in with_audits:
+        ticket_id = p.state["ticket_id"]
+        version = versions.get((ticket_id, p.run_id))
         under = {} if version is None else {"config_version": version}
-        add_audits(
-            db,
-            [
+        for a in p.state["audits"]:
+            audits.setdefault(
+                (ticket_id, a["seq"]),
                 {
-                    "ticket_id": s["ticket_id"],
+                    "ticket_id": ticket_id,
                     "seq": a["seq"],
                     "at": _instant(a["at"]),
                     "actor": a["actor"],
@@ -90,10 +97,9 @@ def write_projections(db: Session, projections: Sequence[Projection]) -> None:
                     "from_status": a.get("from_status"),
                     "to_status": a.get("to_status"),
                     "detail": {"text": a.get("detail", ""), **under},
-                }
-                for a in audits
-            ],
-        )
+                },
+            )
+    add_audits(db, list(audits.values()))
 
 
 class ProjectionWriter:

@@ -8,11 +8,12 @@ over someone else's newer version is refused instead of silently undoing it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from domain.config_changes import FieldChange, Impact, RunningTicket, config_changes, impact
@@ -164,10 +165,16 @@ def record_load(
     return version
 
 
-def loaded_version(session: Session, ticket_id: str, run_id: str) -> int | None:
-    """The config version a ticket's run read last, if it was recorded."""
-    return session.scalar(
-        select(func.max(TicketConfigLoad.version)).where(
-            TicketConfigLoad.ticket_id == ticket_id, TicketConfigLoad.run_id == run_id
-        )
+def loaded_versions(
+    session: Session, runs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """The config version each (ticket, run) read last, for those that recorded one."""
+    if not runs:
+        return {}
+    load = TicketConfigLoad
+    rows = session.execute(
+        select(load.ticket_id, load.run_id, func.max(load.version))
+        .where(tuple_(load.ticket_id, load.run_id).in_(list(runs)))
+        .group_by(load.ticket_id, load.run_id)
     )
+    return {(ticket, run): version for ticket, run, version in rows if version is not None}

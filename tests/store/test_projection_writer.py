@@ -109,3 +109,25 @@ async def test_a_write_is_acknowledged_only_once_its_row_is_committed(
             return db.get(Ticket, f"t{n}") is not None
 
     assert all(await asyncio.gather(*(write_then_read(n) for n in range(writes))))
+
+
+def test_a_batch_is_three_statements_and_keeps_each_tickets_newest_revision(
+    engine: Engine,
+) -> None:
+    from activities.ticket_projection import write_projections
+
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    older, newer = state(1, revision=2), state(1, revision=3, status=Status.on_hold)
+    newer["audits"].append(
+        AuditEntry(seq=2, at=AT, actor="tech", action="hold").model_dump(mode="json")
+    )
+    batch = [Projection(state=s, run_id="r") for s in (newer, older, *map(state, range(2, 40)))]
+    with session_scope(engine) as db:
+        write_projections(db, batch)
+    written = [s for s in statements if not s.startswith("BEGIN")]  # SQLite's own BEGIN
+    assert len(written) == 3  # rows, config versions, audits: not three per ticket
+    with session_scope(engine) as db:
+        assert db.get(Ticket, "t1").status == "on_hold"  # revision 3, though sent first
+        assert db.scalar(select(func.count()).select_from(Ticket)) == 39
+        assert db.scalar(select(func.count()).select_from(Audit)) == 40

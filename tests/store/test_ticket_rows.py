@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select
 
 from store.db import session_scope
 from store.tables import Audit, Ticket
-from store.ticket_rows import add_audits, upsert_ticket
+from store.ticket_rows import add_audits, upsert_tickets
 
 AT = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -33,7 +33,7 @@ def _row(status: str, revision: int | None) -> dict:
 
 def _write(engine: Engine, status: str, revision: int) -> None:
     with session_scope(engine) as session:
-        upsert_ticket(session, _row(status, revision), revision)
+        upsert_tickets(session, [_row(status, revision)])
 
 
 def _status(engine: Engine) -> tuple[str, int | None]:
@@ -56,7 +56,7 @@ def test_a_late_older_write_never_replaces_a_newer_row(engine: Engine) -> None:
 
 def test_runs_from_before_revisions_always_write(engine: Engine) -> None:
     with session_scope(engine) as session:
-        upsert_ticket(session, _row("pending_wizard", None), 0)
+        upsert_tickets(session, [_row("pending_wizard", None)])
     _write(engine, "pending_approval", 0)
     assert _status(engine) == ("pending_approval", 0)
     _write(engine, "pending_ordering", 1)  # the next run, with revisions

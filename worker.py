@@ -39,6 +39,7 @@ from activities.tickets_db import TicketDbActivities
 from domain.settings import Settings, get_settings
 from operations import json_logs, telemetry, worker_health
 from operations.deployment_checks import prepare_process
+from operations.long_lived import freeze_startup_heap
 from operations.temporal_client import connect
 from store.db import make_engine, session_factory
 from workflows import ALL_WORKFLOWS
@@ -137,6 +138,7 @@ async def run_workers(settings: Settings | None = None) -> None:
     telemetry.configure_tracing(settings, "deskflow-worker")
     client = await connect(settings)
     workers = build_workers(client, settings)
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -38,10 +38,12 @@ class BenchBaseline:
 
 async def serve() -> None:
     from domain.settings import get_settings
+    from operations.long_lived import freeze_startup_heap
     from operations.temporal_client import connect
 
     settings = get_settings()
     client = await connect(settings)
+    freeze_startup_heap()  # as deskflow's worker does: the same process setup
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import fastapi_offline
@@ -23,6 +25,7 @@ from domain.settings import Settings, get_settings
 from operations import telemetry
 from operations.deployment_checks import prepare_process
 from operations.errors import FieldError, from_request_errors
+from operations.long_lived import freeze_startup_heap
 from operations.payload_codec import EncryptionCodec
 from web import (
     api,
@@ -87,6 +90,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+@contextlib.asynccontextmanager
+async def _served(app: FastAPI) -> AsyncIterator[None]:
+    """Under uvicorn: the app is built, what it holds lives as long as the process."""
+    freeze_startup_heap()
+    yield
+
+
 def create_app(
     settings: Settings | None = None,
     client: Client | None = None,
@@ -102,6 +112,7 @@ def create_app(
         version="0.1.0",
         docs_url=None,
         redoc_url=None,
+        lifespan=_served,
     )
     app.state.web = web
     app.state.codec = EncryptionCodec.from_settings(settings, strict=True)  # 400, not a marker

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -37,7 +38,7 @@ from activities.tdx_client import TdxClient
 from activities.ticket_starts import TicketStartActivities
 from activities.tickets_db import TicketDbActivities
 from domain.settings import Settings, get_settings
-from operations import json_logs, telemetry, worker_health
+from operations import itsm_delivery, json_logs, telemetry, worker_health
 from operations.deployment_checks import prepare_process
 from operations.long_lived import freeze_startup_heap
 from operations.temporal_client import connect
@@ -58,7 +59,7 @@ def build_workers(client: Client, settings: Settings) -> Sequence[Worker]:
     digest = ApproverDigestActivities(settings, sessions, email)
     batch_lines = BatchLineActivities(sessions)
     adapters = adapters_from_settings(settings)
-    itsm = ItsmActivities(sessions, adapters, client)
+    itsm = ItsmActivities(sessions, adapters, functools.partial(itsm_delivery.deliver, client))
     prov = ProvisioningActivities(settings, sessions, adapters)
     after_hours = AfterHoursActivities(
         settings, sessions, adapters, PagerDutyEvents(settings.pagerduty_events_url)

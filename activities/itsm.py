@@ -9,17 +9,16 @@ Writes go through the adapters, which are idempotent by the request's key.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 
 from activities.itsm_halo import HaloAdapter
 from activities.itsm_http import itsm_errors
 from activities.itsm_servicenow import ServiceNowAdapter
-from domain import desk_dispatch
 from domain.desk_messages import (
     CatchUpRequest,
     CatchUpResult,
@@ -33,9 +32,6 @@ from domain.itsm import ItsmEvent, ItsmPort, Note, ServiceDeskTicket, TicketQuer
 from domain.service_desk import ServiceDesk
 from domain.settings import Settings
 from store import service_desk as desk_store
-
-# A signal-with-start refused as "already started" is asked again this many times in all.
-DELIVERY_ATTEMPTS = 3
 
 
 def adapters_from_settings(settings: Settings) -> dict[str, ItsmPort]:
@@ -58,25 +54,9 @@ def adapters_from_settings(settings: Settings) -> dict[str, ItsmPort]:
     }
 
 
-async def deliver(client: Client, event: ItsmEvent, task_queue: str) -> None:
-    """Signal-with-start the event to each of its ticket's workflows, as the webhook does
-    (`operations.itsm_delivery`, which activities may not import): a start refused as
-    already started, by a delivery of the same ticket at the same moment, is asked again."""
-    for target in desk_dispatch.targets(event):
-        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
-            try:
-                await client.start_workflow(
-                    target.workflow,
-                    target.arg,
-                    id=target.id,
-                    task_queue=task_queue,
-                    start_signal=desk_dispatch.SIGNAL,
-                    start_signal_args=[event],
-                )
-                break
-            except WorkflowAlreadyStartedError:
-                if attempt == DELIVERY_ATTEMPTS:
-                    raise
+# Hands an event to its ticket's workflows: `operations.itsm_delivery.deliver`, given by
+# worker.py (activities may not import `operations`), bound to the worker's client.
+Deliver = Callable[[ItsmEvent, str], Awaitable[object]]
 
 
 class ItsmActivities:
@@ -84,11 +64,11 @@ class ItsmActivities:
         self,
         sessions: sessionmaker[Session],
         adapters: dict[str, ItsmPort],
-        client: Client | None = None,
+        deliver: Deliver | None = None,
     ) -> None:
         self.sessions = sessions
         self.adapters = adapters
-        self.client = client
+        self.deliver = deliver
 
     def _port(self, itsm: str) -> ItsmPort:
         return self.adapters[itsm]
@@ -136,7 +116,7 @@ class ItsmActivities:
     async def catch_up(self, req: CatchUpRequest) -> CatchUpResult:
         """Read what changed since the watermark (less an overlap for clock skew) and
         deliver it; the workflows drop what they already have, so overlap is harmless."""
-        assert self.client is not None, "catch-up needs a Temporal client"
+        assert self.deliver is not None, "catch-up needs a way to deliver events"
         with self.sessions() as db:
             mark = desk_store.watermark(db, req.itsm)
         started = datetime.now(UTC)
@@ -156,7 +136,7 @@ class ItsmActivities:
                     action=a,
                     source="catch_up",
                 )
-                await deliver(self.client, event, req.task_queue)
+                await self.deliver(event, req.task_queue)
                 events += 1
             newest = max(newest or t.updated_at, t.updated_at)
             activity.heartbeat(t.id)

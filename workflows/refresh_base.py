@@ -111,14 +111,14 @@ class TicketBase:
         """Write the search attributes that changed and the projection for the web app.
 
         A local activity holds its workflow task open until it is done, and with it the
-        reply of an update answered in that task; so after an update the projection waits
-        for a workflow task of its own (`_project_after_reply`).
+        reply of an update answered in that task; so after an update the projection (and,
+        since SYNC_AFTER_REPLY, the search attributes) waits for a workflow task of its own
+        (`_project_after_reply`).
         """
         self._dirty = False
         if self._replying and workflow.patched(SYNC_AFTER_REPLY):
             self._attributes_after_reply = True
-            if self._after_reply is None:
-                self._after_reply = asyncio.ensure_future(self._project_after_reply())
+            self._after_the_reply()
             return
         if self._attributes_from_sync():
             self._upsert_changed_search_attributes()
@@ -127,10 +127,14 @@ class TicketBase:
         if not (workflow.patched(SYNC_AFTER_REPLY) or workflow.patched(PROJECTION_AFTER_REPLY)):
             await act.project_ticket(ProjectTicket(state=self.s))
         elif self._replying:
-            if self._after_reply is None:
-                self._after_reply = asyncio.ensure_future(self._project_after_reply())
+            self._after_the_reply()
         else:
             await self._project()
+
+    def _after_the_reply(self) -> None:
+        """One `_project_after_reply` for every change made while updates are answered."""
+        if self._after_reply is None:
+            self._after_reply = asyncio.ensure_future(self._project_after_reply())
 
     def _events_local(self) -> bool:
         """Whether an update's report event is a local activity (runs before the marker)."""

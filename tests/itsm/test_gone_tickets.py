@@ -89,10 +89,14 @@ async def test_writes_to_a_deleted_ticket_are_recorded_not_retried(env, hooks, s
     tid = str(t["id"])
     sla = env.client.get_workflow_handle(workflow_id("halo", tid))
 
-    async def saved():
-        return halo.store.get("ticket", tid)
+    async def written_back():
+        ticket = halo.store.get("ticket", tid)
+        notes = " ".join(a["note_html"] for a in halo.actions(t["id"]))
+        return ticket is not None and bool(ticket["respondbydate"]), "deskflow routed" in notes
 
-    await until(saved, lambda s: s is not None and s["respondbydate"], "due dates written back")
+    # Both writes of a new ticket are done before it goes: the clock's due dates and the
+    # ticket workflow's routing (a write after the delete would be a fourth refusal).
+    await until(written_back, lambda w: all(w), "due dates and routing written back")
     await halo.webhook.idle()
     last = copy.deepcopy(halo.webhook.log[-1].body)
     halo.delete_ticket(t["id"])

@@ -82,7 +82,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def dialect_insert(session: Session) -> Any:
     """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
-    if session.get_bind().dialect.name == "postgresql":
+    return insert_for(session.get_bind().dialect.name)
+
+
+def insert_for(dialect: str) -> Any:
+    """`dialect_insert` by the dialect's name."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -1,54 +1,68 @@
 """Tickets' projected rows and audits, written as two statements without reading first.
 
 Every change of every ticket lands here (`project_ticket`), many tickets at a time, so the
-write is kept to what the database must do: one INSERT … ON CONFLICT DO UPDATE of the rows,
-each guarded by the revision its ticket holds, and one INSERT … ON CONFLICT DO NOTHING of the
-new audits. No row is loaded into the session (its `state` JSON is not parsed) and no audit
-is read back.
+write is kept to what the database must do: one INSERT … ON CONFLICT DO UPDATE per row,
+guarded by the revision its ticket holds, and one INSERT … ON CONFLICT DO NOTHING per new
+audit, each sent as one prepared statement over all its rows (executemany). No row is loaded
+into the session (its `state` JSON is not parsed) and no audit is read back.
+
+The statements are Core statements on the tables, built once per dialect: a multi-VALUES
+statement through the ORM was compiled anew for every batch size and went through the ORM's
+bulk machinery: about four times the CPU per ticket (0.45 against 0.10 ms in batches of
+1 to 25 on SQLite) and twice for a ticket alone.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
-from store.db import dialect_insert
+from store.db import insert_for
 from store.tables import Audit, Ticket
 
-AUDITS_PER_STATEMENT = 500
+_TICKETS = Ticket.__table__
+_AUDITS = Audit.__table__
 # Set once, when the row is first written.
 _KEEP_ON_UPDATE = {"ticket_id", "created_at"}
 
 
-def upsert_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write each row unless the table holds a newer revision of its ticket, in one
-    statement. A row whose state has no revision (a run from before revisions: 0) always
-    writes. At most one row per ticket (a statement may not update a row twice); every row
-    has the same columns."""
-    if not rows:
-        return
-    insert = dialect_insert(session)
-    statement = insert(Ticket).values(list(rows))
+@functools.cache
+def _upsert(dialect: str, columns: tuple[str, ...]) -> Insert:
+    """Write the row unless the table holds a newer revision of its ticket. A row whose
+    state has no revision (a run from before revisions: 0) always writes."""
+    statement = insert_for(dialect)(_TICKETS)
     sent = func.coalesce(statement.excluded.state["revision"].as_integer(), 0)
-    held = func.coalesce(Ticket.state["revision"].as_integer(), 0)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Ticket.ticket_id],
-        set_={k: statement.excluded[k] for k in rows[0] if k not in _KEEP_ON_UPDATE},
-        where=or_(sent == 0, Ticket.state.is_(None), held < sent),
+    held = func.coalesce(_TICKETS.c.state["revision"].as_integer(), 0)
+    return statement.on_conflict_do_update(
+        index_elements=[_TICKETS.c.ticket_id],
+        set_={k: statement.excluded[k] for k in columns if k not in _KEEP_ON_UPDATE},
+        where=or_(sent == 0, _TICKETS.c.state.is_(None), held < sent),
     )
-    session.execute(statement)
+
+
+@functools.cache
+def _add_audit(dialect: str) -> Insert:
+    """Insert the audit unless the table has it (a retry finds it: no duplicate)."""
+    statement = insert_for(dialect)(_AUDITS)
+    return statement.on_conflict_do_nothing(index_elements=[_AUDITS.c.ticket_id, _AUDITS.c.seq])
+
+
+def upsert_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write each row unless the table holds a newer revision of its ticket. Every row has
+    the same columns."""
+    if rows:
+        connection = session.connection()
+        statement = _upsert(connection.dialect.name, tuple(rows[0]))
+        connection.execute(statement, [dict(r) for r in rows])
 
 
 def add_audits(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert the audits the table does not have yet (a retry finds them: no duplicate),
-    a few hundred per statement (SQLite allows 32,766 parameters in one)."""
-    insert = dialect_insert(session)
-    for start in range(0, len(rows), AUDITS_PER_STATEMENT):
-        session.execute(
-            insert(Audit)
-            .values(list(rows[start : start + AUDITS_PER_STATEMENT]))
-            .on_conflict_do_nothing(index_elements=[Audit.ticket_id, Audit.seq])
-        )
+    """Insert the audits the table does not have yet."""
+    if rows:
+        connection = session.connection()
+        connection.execute(_add_audit(connection.dialect.name), [dict(r) for r in rows])

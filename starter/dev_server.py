@@ -14,9 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from domain import search_attributes as sa
 from domain.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.testing import WorkflowEnvironment
 
 # The temporal CLI's names of the search-attribute types.
 KINDS = {
@@ -49,6 +53,18 @@ def search_attribute_args() -> list[str]:
     return args
 
 
+def storage_args(db_file: Path) -> list[str]:
+    """The dev server's SQLite file, in WAL mode without an fsync per commit."""
+    return [
+        "--db-filename",
+        str(db_file),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+    ]
+
+
 def dev_server_command(
     db_file: Path, port: int = 7233, ui_port: int = 8233, codec_url: str | None = None
 ) -> list[str]:
@@ -56,12 +72,7 @@ def dev_server_command(
         temporal_binary(),
         "server",
         "start-dev",
-        "--db-filename",
-        str(db_file),
-        "--sqlite-pragma",
-        "journal_mode=wal",
-        "--sqlite-pragma",
-        "synchronous=normal",
+        *storage_args(db_file),
         "--port",
         str(port),
         "--ui-port",
@@ -91,6 +102,24 @@ def start_dev_server(db_file: Path, port: int = 7233, ui_port: int = 8233, codec
     proc = subprocess.Popen(dev_server_command(db_file, port, ui_port, codec_url))
     wait_for_port("127.0.0.1", port)
     return proc
+
+
+async def fresh_dev_server(settings: Settings, workdir: Path) -> WorkflowEnvironment:
+    """A dev server of its own, stored as `make run` stores its own, with its database in
+    `workdir`: a figure measured on it does not carry what an earlier one left the server to
+    do (thousands of workflows' visibility and history work). For the benchmarks."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from operations.temporal_client import data_converter
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    return await WorkflowEnvironment.start_local(
+        data_converter=data_converter(settings),
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+        dev_server_extra_args=storage_args(workdir / "temporal.db"),
+    )
 
 
 async def register_search_attributes(client) -> None:

@@ -58,11 +58,11 @@ def upsert_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         connection = session.connection()
         statement = _upsert(connection.dialect.name, tuple(rows[0]))
-        connection.execute(statement, [dict(r) for r in rows])
+        connection.execute(statement, list(rows))
 
 
 def add_audits(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert the audits the table does not have yet."""
     if rows:
         connection = session.connection()
-        connection.execute(_add_audit(connection.dialect.name), [dict(r) for r in rows])
+        connection.execute(_add_audit(connection.dialect.name), list(rows))

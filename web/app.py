@@ -119,8 +119,8 @@ def create_app(
 
     app.mount("/static/docs", StaticFiles(directory=DOCS_STATIC), name="docs-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # The customer pages first: FastAPI tries routes in order, and a burst of customers'
-    # Confirms paid for matching the 60 routes before them (40 % of the app's own time).
+    # The customer pages first: FastAPI tries routes in order, and each customer's Confirm
+    # paid for matching the 60 routes before them (a quarter of the app's own time).
     for router in (
         pages_customer.router,
         auth.router,

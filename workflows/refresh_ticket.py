@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         wizard_deadlines,
     )
     from workflows import refresh_activities as act
+    from workflows.refresh_base import FOLLOW_UP_AFTER_REPLY
     from workflows.refresh_messages import TicketMessages
 
 Step = Callable[[], Awaitable[None]]
@@ -83,6 +84,7 @@ class RefreshTicket(TicketMessages):
         self._one_at_a_time = asyncio.Lock()
         self._replying, self._after_reply = False, None
         self._attributes_after_reply = False
+        self._follow_up_after_reply = self._confirmed = False
         # A continued run starts with its audits written (the last run waited for that).
         self._audits_written = len(self.s.audits) if inp.resume else 0
         self._projecting = asyncio.Lock()
@@ -96,6 +98,7 @@ class RefreshTicket(TicketMessages):
         """Until a terminal status. The result names the ticket and how it ended; the whole
         ticket is the `state` query's (which answers after the end too) and the row's: as
         the result it was the largest payload of a ticket's history."""
+        self._follow_up_after_reply = workflow.patched(FOLLOW_UP_AFTER_REPLY)
         self._context = await act.load_ticket_context(
             LoadTicketContext(config_id=inp.config_id, team_id=inp.support_team)
         )
@@ -138,6 +141,8 @@ class RefreshTicket(TicketMessages):
             await self._reload_config()
         if self._dirty:
             await self._sync()
+        if await self._waited_for_the_confirm():
+            return  # the loop looks again at the ticket as it is now
         await self._steps[self.s.status]()
 
     async def _reload_config(self) -> None:

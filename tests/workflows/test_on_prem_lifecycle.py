@@ -72,10 +72,12 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     assert s.location == "Mason Hall, 3300" and s.device.model == "Dell Precision 3590"
     changed = [t for t in sim.tdx.tickets.values() if ":changed-location]" in t["Description"]]
     assert len(changed) == 1 and "Mason Hall, 3300" in changed[0]["Description"]
-    # The reply waited for no database write and no search-attribute write: those follow it.
+    # The reply waited for no database write and no search-attribute write, and what the
+    # Confirm set off (the changed location's TDX ticket and event) started after it.
     assert not {
-        EventType.EVENT_TYPE_MARKER_RECORDED,
-        EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        "core_local_activity",
+        "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES",
+        "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED",
     } & set(await reply_task(handle, "submit_wizard"))
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(sa.REFRESH_STATUS) == Status.pending_approval.value
@@ -158,9 +160,10 @@ async def test_on_prem_ticket_lives_its_whole_life(env, worker, sim):
     assert (await state(handle)).next_wakeup is None
 
 
-async def reply_task(handle: WorkflowHandle, update: str) -> list[EventType.ValueType]:
+async def reply_task(handle: WorkflowHandle, update: str) -> list[str]:
     """What the workflow task that answered `update` did besides answering (its events
-    from the update's completion to the next workflow task)."""
+    from the update's completion to the next workflow task): each event's type, a marker's
+    name (a patch's `core_patch` is no wait; a local activity's `core_local_activity` is)."""
     events = [e async for e in handle.fetch_history_events()]
     accepted = next(
         i
@@ -173,5 +176,8 @@ async def reply_task(handle: WorkflowHandle, update: str) -> list[EventType.Valu
     for e in events[accepted + 2 :]:
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             break
-        done.append(e.event_type)
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            done.append(e.marker_recorded_event_attributes.marker_name)
+        else:
+            done.append(EventType.Name(e.event_type))
     return done

@@ -37,6 +37,9 @@ MAIN_PATHS = {
     # ... and after the `sync-after-reply` patch (an update's search attributes wait for its
     # reply too; one marker stands for the two patches before it).
     "on_prem_complete_sync_after_reply",
+    # ... and after the `follow-up-after-reply` patch (what an update sets off waits for its
+    # reply and its row).
+    "on_prem_complete_follow_up_after_reply",
     "on_prem_cancelled",
     # Staff sent the invite at once (the `send_invite_now` update).
     "send_invite_now",
@@ -87,7 +90,7 @@ async def test_record_on_prem_history(env, worker, sim, monkeypatch):
 
     monkeypatch.setattr(on_prem, "start", recording_start)
     await on_prem.test_on_prem_ticket_lives_its_whole_life(env, worker, sim)
-    await save_history(handles[0], "on_prem_complete_sync_after_reply")
+    await save_history(handles[0], "on_prem_complete_follow_up_after_reply")
 
 
 @pytest.mark.skipif(REGENERATE, reason="histories are being recorded")

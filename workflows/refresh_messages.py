@@ -157,7 +157,7 @@ class TicketMessages(TicketBase):
         s.software = msg.software
         s.wizard_submitted = s.location_known = True
         self._audit(link_actor(s, msg.actor), "wizard submitted")
-        self._confirmed = True
+        self._confirmed = self._follow_up_after_reply
         return s
 
     def _check_submit_wizard(self, msg: WizardSubmission) -> None:

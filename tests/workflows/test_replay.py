@@ -37,8 +37,8 @@ MAIN_PATHS = {
     # ... and after the `sync-after-reply` patch (an update's search attributes wait for its
     # reply too; one marker stands for the two patches before it).
     "on_prem_complete_sync_after_reply",
-    # ... and after the `follow-up-after-reply` patch (what an update sets off waits for its
-    # reply and its row).
+    # ... and after the `follow-up-after-reply` patch (what a customer's Confirm sets off
+    # waits for its reply and its row).
     "on_prem_complete_follow_up_after_reply",
     "on_prem_cancelled",
     # Staff sent the invite at once (the `send_invite_now` update).

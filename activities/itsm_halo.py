@@ -13,9 +13,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 
+from activities.http_pool import api_client
 from activities.itsm_http import raise_for
 from domain.halo_json import (
     STATUS_CLOSED,
@@ -56,7 +56,7 @@ class HaloAdapter:
         tenant: str | None = None,
         timeout: float = 20.0,
     ) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", timeout=timeout)
+        self._http = api_client(base_url.rstrip("/") + "/", timeout=timeout)
         self._client_id, self._secret, self._tenant = client_id, client_secret, tenant
         self._token: str | None = None
         self._expires = datetime.min.replace(tzinfo=UTC)

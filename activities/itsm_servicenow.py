@@ -20,6 +20,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
+from activities.http_pool import api_client
 from activities.itsm_http import raise_for
 from activities.oauth_bearer import OAuthBearer
 from domain.itsm import (
@@ -77,8 +78,8 @@ class ServiceNowAdapter:
                 form |= {"username": user, "password": password.get_secret_value()}
             how = OAuthBearer(f"{root}oauth_token.do", form)
         self.auth = how
-        self._http = httpx.AsyncClient(
-            base_url=root + "api/now/table/",
+        self._http = api_client(
+            root + "api/now/table/",
             timeout=timeout,
             auth=how,
             headers={"Accept": "application/json"},

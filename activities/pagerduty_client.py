@@ -13,6 +13,7 @@ from datetime import timedelta
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.http_pool import api_client
 from activities.rate_limits import wait_until_allowed
 from domain.pagerduty import PageAccepted, PageEvent
 
@@ -23,7 +24,7 @@ class PagerDutyEvents:
     """One Events API endpoint; share one per worker (connection pool)."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", timeout=timeout)
+        self._http = api_client(base_url.rstrip("/") + "/", timeout=timeout)
 
     async def aclose(self) -> None:
         await self._http.aclose()

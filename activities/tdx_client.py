@@ -30,6 +30,7 @@ import httpx
 from pydantic import SecretStr
 
 from activities import meter
+from activities.http_pool import api_client
 from activities.tdx_rate_windows import RateWindows, WindowFull, method_key
 from domain import metrics
 from store.tdx_windows import window_sessions
@@ -166,8 +167,8 @@ class TdxClient:
             if isinstance(web_services_key, SecretStr)
             else SecretStr(web_services_key)
         )
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/api/",
+        self._http = api_client(
+            base_url.rstrip("/") + "/api/",
             timeout=timeout,
             headers={"Accept": "application/json"},
         )

@@ -1,4 +1,5 @@
-"""start_refresh_ticket: start a ticket's workflow exactly once, findable from the start.
+"""start_refresh_ticket: start a ticket's workflow exactly once, findable from the start
+(its search attributes, and its row in the app database: see `_first_row`).
 
 A batch starts tickets at the pace the workers set them up: each start returns once the
 new ticket's row shows it set up (its TDX ticket made), so a batch's IN_FLIGHT rows bound
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,9 +21,12 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities.ticket_projection import projection_row
 from domain import search_attributes as sa
 from domain.refresh import WORKFLOW_TYPE, RefreshTicketInput, StartResult, StartTicket, workflow_id
+from domain.refresh_lifecycle import new_ticket_state
 from store.tables import RefreshConfig, SupportTeam, Ticket
+from store.ticket_rows import insert_new_tickets
 
 # Longest a start waits for its ticket's setup, under the batch's 30 s start_to_close: a
 # ticket whose setup is slow (TDX down) holds its batch row no longer than this.
@@ -88,12 +93,25 @@ class TicketStartActivities:
         with self.sessions() as db:
             check_references(db, req.ticket)
         result = await start_ticket(self.client, self.task_queue, req.ticket, req.started_by)
+        if result.started:
+            await asyncio.to_thread(self._first_row, req.ticket)
         await self.set_up(req.ticket.ticket_id)
         return result
 
-    async def set_up(self, ticket_id: str, timeout: float = SETUP_WAIT_SECONDS) -> bool:
-        """Whether the ticket's row shows it set up within `timeout` (polled, backing off)."""
-        deadline = time.monotonic() + timeout
+    def _first_row(self, t: RefreshTicketInput) -> None:
+        """The ticket's row as it starts. The workflow writes its first row once TDX has
+        made its ticket; until then (TDX down or slow: minutes, hours) the ticket would be
+        in no list and its page would say it does not exist, though it runs. Written unless
+        the workflow's own row came first, which it then replaces (a newer revision)."""
+        now = datetime.now(UTC)
+        state = new_ticket_state(t, now).model_dump(mode="json")
+        with self.sessions.begin() as db:
+            insert_new_tickets(db, [projection_row(state, now)])
+
+    async def set_up(self, ticket_id: str) -> bool:
+        """Whether the ticket's row shows it set up within SETUP_WAIT_SECONDS (polled,
+        backing off)."""
+        deadline = time.monotonic() + SETUP_WAIT_SECONDS
         pause = 0.05
         while True:
             if await asyncio.to_thread(self._is_set_up, ticket_id):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.business_calendar import INVITE_TIME, BusinessCalendar
-from domain.refresh import Deadline, Status, Style
+from domain.refresh import Deadline, RefreshTicketInput, Status, Style, TicketState
 
 # Business days after the invite (seed 001, timeline 5 and 6).
 WIZARD_REMINDERS = {Deadline.wizard_reminder_1: 5, Deadline.wizard_reminder_2: 10}
@@ -22,6 +22,28 @@ WIZARD_DEADLINES = (*WIZARD_REMINDERS, Deadline.location_info)
 def first_status(style: Style) -> Status:
     """No-customer tickets go straight to ordering; customers are invited first (timeline 3)."""
     return Status.pending_ordering if style == "no_customer" else Status.pending_invite
+
+
+def new_ticket_state(inp: RefreshTicketInput, created_at: datetime) -> TicketState:
+    """A ticket as it starts, before its setup: the workflow's first state, and the row its
+    starter writes so the ticket is found in the app while TDX is still making its ticket."""
+    return TicketState(
+        ticket_id=inp.ticket_id,
+        config_id=inp.config_id,
+        style=inp.style,
+        bump_down=inp.bump_down,
+        status=first_status(inp.style),
+        support_team=inp.support_team,
+        batch_id=inp.batch_id,
+        user=inp.user,
+        delegate=inp.delegate,
+        existing_system=inp.existing_system,
+        replacement_system=inp.replacement_system,
+        # A bump-down ticket brings its own system: ordering is done at creation.
+        replacement_assigned=inp.bump_down,
+        location=inp.existing_system.location or None,
+        created_at=created_at,
+    )
 
 
 def wizard_deadlines(calendar: BusinessCalendar, invited: datetime) -> dict[Deadline, datetime]:

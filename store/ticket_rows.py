@@ -46,6 +46,13 @@ def _upsert(dialect: str, columns: tuple[str, ...]) -> Insert:
 
 
 @functools.cache
+def _insert_new(dialect: str) -> Insert:
+    """Insert the row unless its ticket has one (any row is newer than a starter's)."""
+    statement = insert_for(dialect)(_TICKETS)
+    return statement.on_conflict_do_nothing(index_elements=[_TICKETS.c.ticket_id])
+
+
+@functools.cache
 def _add_audit(dialect: str) -> Insert:
     """Insert the audit unless the table has it (a retry finds it: no duplicate)."""
     statement = insert_for(dialect)(_AUDITS)
@@ -59,6 +66,13 @@ def upsert_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         connection = session.connection()
         statement = _upsert(connection.dialect.name, tuple(rows[0]))
         connection.execute(statement, list(rows))
+
+
+def insert_new_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write each row whose ticket has none yet; a ticket's own projection always wins."""
+    if rows:
+        connection = session.connection()
+        connection.execute(_insert_new(connection.dialect.name), list(rows))
 
 
 def add_audits(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -49,12 +49,11 @@ with workflow.unsafe.imports_passed_through():
         RefreshTicketInput,
         ReplacementSystem,
         Status,
-        TicketState,
         UpdateAck,
     )
     from domain.refresh_lifecycle import (
         WIZARD_DEADLINES,
-        first_status,
+        new_ticket_state,
         status_after_itsm,
         status_after_location,
         wizard_deadlines,
@@ -73,7 +72,7 @@ class RefreshTicket(TicketMessages):
     def __init__(self, inp: RefreshTicketInput) -> None:
         # The state exists before any message handler runs: a signal may arrive in the very
         # first workflow task, ahead of `run`.
-        self.s = inp.resume or self._new_state(inp)
+        self.s = inp.resume or new_ticket_state(inp, workflow.now())
         self._context = None
         self._config_wanted: int | None = None
         self._dirty = True
@@ -157,25 +156,6 @@ class RefreshTicket(TicketMessages):
         self._audit("system", "config applied", detail=plan.audit_detail)
 
     # ----- the steps ---------------------------------------------------------------------
-
-    def _new_state(self, inp: RefreshTicketInput) -> TicketState:
-        return TicketState(
-            ticket_id=inp.ticket_id,
-            config_id=inp.config_id,
-            style=inp.style,
-            bump_down=inp.bump_down,
-            status=first_status(inp.style),
-            support_team=inp.support_team,
-            batch_id=inp.batch_id,
-            user=inp.user,
-            delegate=inp.delegate,
-            existing_system=inp.existing_system,
-            replacement_system=inp.replacement_system,
-            # A bump-down ticket brings its own system: ordering is done at creation.
-            replacement_assigned=inp.bump_down,
-            location=inp.existing_system.location or None,
-            created_at=workflow.now(),
-        )
 
     async def _set_up(self) -> None:
         """Timeline 3: the config's choices, the invite time, the TDX ticket and tasks."""

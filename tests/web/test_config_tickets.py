@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from activities import ticket_starts
 from domain.refresh import Status
 from tests.web.helpers import bearer, invited
 from tests.web.test_configs import fresh
@@ -207,3 +208,48 @@ async def test_a_serial_is_looked_up_live_before_any_ticket_is_made(admin, sim, 
         assert (r.status_code, r.json()["field"]) == (422, "serial"), r.text
         assert words in r.json()["detail"]
     assert len(sim.tdx.tickets) == tdx_tickets  # looking is not creating
+
+
+async def test_a_ticket_is_found_while_tdx_cannot_make_its_ticket(
+    admin, sim, env, worker, monkeypatch
+):
+    """TDX refuses every new ticket: the new ticket is still in the list and on its page,
+    with the TDX call that waits, and takes its TDX ticket once TDX is back."""
+    monkeypatch.setattr(ticket_starts, "SETUP_WAIT_SECONDS", 0.5)  # the batch moves on
+    # A 500 leaves a create uncertain: it is looked for, then sent again, after this (real) time.
+    monkeypatch.setattr(worker, "tdx_create_settle_seconds", 1.0)
+    seed_tdx(sim, "SOLO444")
+    sim.tdx.fail("POST", r"/\d+/tickets$", 500, count=None)
+    config = fresh(requires_approval=False, approvers=[])
+    assert (await admin.post("/api/configs", json=config)).status_code == 201
+    r = await admin.post(
+        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO444"}
+    )
+    assert r.status_code == 201 and r.json()["started"], r.text
+    ticket_id = r.json()["ticket_id"]
+    [row] = (await admin.get("/api/tickets", params={"config": config["id"]})).json()["tickets"]
+    assert (row["ticket_id"], row["status"], row["tdx_ticket_id"]) == (
+        ticket_id,
+        Status.pending_invite.value,
+        None,
+    )
+    page = await admin.get(f"/api/tickets/{ticket_id}")
+    assert page.status_code == 200, page.text
+    waiting = [p for p in page.json()["pending_activities"] if p["activity"] == "tdx_create_ticket"]
+    assert waiting and "TDX" in waiting[0]["last_failure"], page.json()["pending_activities"]
+    again = await admin.post(
+        "/api/single-tickets", json={"config_id": config["id"], "serial": "SOLO444"}
+    )
+    assert again.status_code == 409 and ticket_id in again.json()["detail"]
+
+    sim.tdx.clear_faults()
+    await env.sleep(600)  # the create's retries come due
+    deadline = time.monotonic() + 30
+    while True:
+        detail = (await admin.get(f"/api/tickets/{ticket_id}")).json()
+        if detail["ticket"]["tdx_ticket_id"] is not None:
+            break
+        assert time.monotonic() < deadline, detail["pending_activities"]
+        await asyncio.sleep(0.1)
+    assert detail["ticket"]["tdx_ticket_id"] in sim.tdx.tickets
+    assert [a["action"] for a in detail["audits"]][:1] == ["created"]

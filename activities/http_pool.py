@@ -17,6 +17,11 @@ from typing import Any
 import httpx
 
 KEEPALIVE_EXPIRY = 1.0
+# httpx's own pool sizes, which `httpx.Limits` would otherwise leave unbounded: a burst (a
+# batch of 2,000 tickets) opens at most this many connections to one product at once.
+LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+)
 
 
 def api_client(base_url: str, *, timeout: float, **options: Any) -> httpx.AsyncClient:
@@ -24,6 +29,6 @@ def api_client(base_url: str, *, timeout: float, **options: Any) -> httpx.AsyncC
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
-        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY),
+        limits=LIMITS,
         **options,
     )

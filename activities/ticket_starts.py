@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from activities.ticket_projection import projection_row
 from domain import search_attributes as sa
 from domain.refresh import WORKFLOW_TYPE, RefreshTicketInput, StartResult, StartTicket, workflow_id
-from domain.refresh_lifecycle import new_ticket_state
+from domain.refresh_lifecycle import first_status, new_ticket_state
 from store.tables import RefreshConfig, SupportTeam, Ticket
 from store.ticket_rows import insert_new_tickets
 
@@ -34,9 +34,8 @@ SETUP_WAIT_SECONDS = 20.0
 
 
 def initial_search_attributes(t: RefreshTicketInput) -> TypedSearchAttributes:
-    status = "pending_ordering" if t.style == "no_customer" else "pending_invite"
     pairs = [
-        SearchAttributePair(sa.REFRESH_STATUS, status),
+        SearchAttributePair(sa.REFRESH_STATUS, first_status(t.style).value),
         SearchAttributePair(sa.SUPPORT_TEAM, t.support_team),
         SearchAttributePair(sa.REFRESH_STYLE, t.style),
         SearchAttributePair(sa.CONFIG_ID, t.config_id),
@@ -99,10 +98,11 @@ class TicketStartActivities:
         return result
 
     def _first_row(self, t: RefreshTicketInput) -> None:
-        """The ticket's row as it starts. The workflow writes its first row once TDX has
-        made its ticket; until then (TDX down or slow: minutes, hours) the ticket would be
-        in no list and its page would say it does not exist, though it runs. Written unless
-        the workflow's own row came first, which it then replaces (a newer revision)."""
+        """The ticket's row as it starts. The workflow writes its own rows from the end of its
+        setup (or a message answered during it); until then (TDX down or slow: minutes,
+        hours) the ticket would be in no list and its page would say it does not exist,
+        though it runs. Not written if the workflow's row came first; replaced by the
+        workflow's first (revision 1 against this row's 0)."""
         now = datetime.now(UTC)
         state = new_ticket_state(t, now).model_dump(mode="json")
         with self.sessions.begin() as db:

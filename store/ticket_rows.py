@@ -27,8 +27,9 @@ from store.tables import Audit, Ticket
 
 _TICKETS = Ticket.__table__
 _AUDITS = Audit.__table__
-# Set once, when the row is first written.
-_KEEP_ON_UPDATE = {"ticket_id", "created_at"}
+# The key. `created_at` is written each time: every projection carries the ticket's own
+# (from its state), which replaces the one its starter's row took from the clock.
+_KEEP_ON_UPDATE = {"ticket_id"}
 
 
 @functools.cache
@@ -47,7 +48,8 @@ def _upsert(dialect: str, columns: tuple[str, ...]) -> Insert:
 
 @functools.cache
 def _insert_new(dialect: str) -> Insert:
-    """Insert the row unless its ticket has one (any row is newer than a starter's)."""
+    """Insert the row unless its ticket has one: a ticket's starter writes its first row,
+    and a row already there is the workflow's own, written while the start was answered."""
     statement = insert_for(dialect)(_TICKETS)
     return statement.on_conflict_do_nothing(index_elements=[_TICKETS.c.ticket_id])
 
@@ -69,7 +71,7 @@ def upsert_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def insert_new_tickets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write each row whose ticket has none yet; a ticket's own projection always wins."""
+    """Write each row whose ticket has none yet (`_insert_new`)."""
     if rows:
         connection = session.connection()
         connection.execute(_insert_new(connection.dialect.name), list(rows))

@@ -49,7 +49,7 @@ PROJECTION_WAIT = timedelta(seconds=10)
 @dataclass(frozen=True)
 class Created:
     """The ticket's id and its batch of one; `started` is False while it is not visible yet
-    (TDX busy, or the ticket's first step not written): the batch page then follows it."""
+    (the batch's look-up still waiting its turn at TDX): the batch page then follows it."""
 
     ticket_id: str
     batch_id: str
@@ -148,7 +148,7 @@ async def create(
 
 
 async def _projected(app: WebApp, ticket_id: str) -> bool:
-    """Wait (briefly) for the ticket's first projection, so its page can be shown at once."""
+    """Wait (briefly) for the ticket's row (its starter writes it as the ticket starts)."""
     deadline = asyncio.get_running_loop().time() + PROJECTION_WAIT.total_seconds()
     while await app.read(queries.ticket_row, ticket_id) is None:
         if asyncio.get_running_loop().time() > deadline:

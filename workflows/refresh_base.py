@@ -59,6 +59,10 @@ SYNC_AFTER_REPLY = "sync-after-reply"
 # it in its first workflow task: a patch's first check records its marker and writes a
 # search attribute (TemporalChangeVersion), which would hold a reply.
 FOLLOW_UP_AFTER_REPLY = "follow-up-after-reply"
+# A run whose setup is refused for good writes its row as cancelled, with the reason, before
+# it fails (the ticket's starter wrote its first row: without this it would stay in its
+# first status). Older runs failed without a word.
+SETUP_REFUSAL_SHOWN = "setup-refusal-shown"
 
 
 class TicketBase:

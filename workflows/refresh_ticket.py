@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import time
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     import email_validator  # noqa: F401  (pydantic's EmailStr loads it lazily)
@@ -59,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         wizard_deadlines,
     )
     from workflows import refresh_activities as act
-    from workflows.refresh_base import FOLLOW_UP_AFTER_REPLY
+    from workflows.refresh_base import FOLLOW_UP_AFTER_REPLY, SETUP_REFUSAL_SHOWN
     from workflows.refresh_messages import TicketMessages
 
 Step = Callable[[], Awaitable[None]]
@@ -98,11 +99,16 @@ class RefreshTicket(TicketMessages):
         ticket is the `state` query's (which answers after the end too) and the row's: as
         the result it was the largest payload of a ticket's history."""
         self._follow_up_after_reply = workflow.patched(FOLLOW_UP_AFTER_REPLY)
-        self._context = await act.load_ticket_context(
-            LoadTicketContext(config_id=inp.config_id, team_id=inp.support_team)
-        )
-        if not self.s.setup_done:
-            await self._set_up()
+        try:
+            self._context = await act.load_ticket_context(
+                LoadTicketContext(config_id=inp.config_id, team_id=inp.support_team)
+            )
+            if not self.s.setup_done:
+                await self._set_up()
+        except ActivityError as e:
+            if workflow.patched(SETUP_REFUSAL_SHOWN):
+                await self._cancel_unstarted(e)
+            raise
         while self.s.status not in TERMINAL:
             if self._should_continue_as_new():
                 await self._stop_background()
@@ -182,6 +188,16 @@ class RefreshTicket(TicketMessages):
         s.tdx.tasks = dict(zip(TDX_TASKS, results[:3], strict=True))
         s.setup_done = True
         self._touch()
+
+    async def _cancel_unstarted(self, refusal: ActivityError) -> None:
+        """A setup refused for good (TDX answered 400/401/403, the team's calendar is
+        gone): the run fails, and its row says why, cancelled, instead of the first status
+        its starter wrote, which would count as a running ticket for ever."""
+        cause = refusal.cause if isinstance(refusal.cause, FailureError) else refusal
+        reason = cause.message
+        self._set_status(Status.cancelled, "system", f"could not be set up: {reason}")
+        await self._sync()
+        await self._projected()
 
     async def _invite(self) -> None:
         scheduled = await self._deadline_passed(Deadline.invite)

@@ -56,3 +56,30 @@ async def test_a_default_pool_meets_the_closed_connection(keep_alive_server):
         await asyncio.sleep(SERVER_IDLE + 0.1)
         with pytest.raises(httpx.TransportError):
             await http.post("tickets", json={})
+
+
+async def test_a_burst_opens_a_bounded_number_of_connections():
+    """150 calls at once to a slow product: they queue for at most 100 connections (httpx's
+    own bound, which a pool built with only a keep-alive expiry would lift)."""
+    open_now = most = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, most
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                await asyncio.sleep(0.2)
+                writer.write(RESPONSE)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        open_now -= 1
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, api_client(f"http://127.0.0.1:{port}/", timeout=10) as http:
+        answers = await asyncio.gather(*(http.post("tickets", json={}) for _ in range(150)))
+    assert [a.status_code for a in answers] == [200] * 150
+    assert most == 100

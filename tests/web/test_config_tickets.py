@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from activities import ticket_starts
 from domain.refresh import Status
@@ -253,3 +254,39 @@ async def test_a_ticket_is_found_while_tdx_cannot_make_its_ticket(
         await asyncio.sleep(0.1)
     assert detail["ticket"]["tdx_ticket_id"] in sim.tdx.tickets
     assert [a["action"] for a in detail["audits"]][:1] == ["created"]
+
+
+async def test_a_ticket_tdx_refuses_is_shown_cancelled_with_the_reason(
+    admin, sim, env, worker, monkeypatch
+):
+    """TDX refuses the ticket for good (a status id TDX does not have: 400): the run fails,
+    and the ticket's row, written as it started, says why, cancelled; it no longer counts as
+    the system's running ticket."""
+    monkeypatch.setattr(ticket_starts, "SETUP_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(worker, "tdx_new_status_id", 999)
+    seed_tdx(sim, "SOLO555")
+    config = fresh(requires_approval=False, approvers=[])
+    assert (await admin.post("/api/configs", json=config)).status_code == 201
+    body = {"config_id": config["id"], "serial": "SOLO555"}
+    r = await admin.post("/api/single-tickets", json=body)
+    assert r.status_code == 201, r.text
+    ticket_id = r.json()["ticket_id"]
+    deadline = time.monotonic() + 30
+    while (detail := (await admin.get(f"/api/tickets/{ticket_id}")).json())["ticket"][
+        "status"
+    ] != Status.cancelled.value:
+        assert time.monotonic() < deadline, detail["ticket"]
+        await asyncio.sleep(0.1)
+    last = detail["audits"][-1]
+    assert last["to_status"] == Status.cancelled.value and last["detail"]["text"] == (
+        "could not be set up: TDX answered 400: TDX error 400: Invalid StatusID 999."
+    )
+    handle = env.client.get_workflow_handle(f"refresh-{ticket_id}")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+    await save_history(handle, "setup_refused")
+
+    monkeypatch.setattr(worker, "tdx_new_status_id", 1)
+    other = fresh(requires_approval=False, approvers=[])
+    assert (await admin.post("/api/configs", json=other)).status_code == 201
+    again = await admin.post("/api/single-tickets", json=body | {"config_id": other["id"]})
+    assert again.status_code == 201, again.text

@@ -41,6 +41,9 @@ MAIN_PATHS = {
     # waits for its reply and its row).
     "on_prem_complete_follow_up_after_reply",
     "on_prem_cancelled",
+    # TDX refused the ticket for good: cancelled with the reason, then failed (the
+    # `setup-refusal-shown` patch).
+    "setup_refused",
     # Staff sent the invite at once (the `send_invite_now` update).
     "send_invite_now",
     "remote_delegate_complete",

@@ -11,8 +11,8 @@ import pytest
 
 from activities.http_pool import KEEPALIVE_EXPIRY, api_client
 
-# The server's keep-alive: it gives up on a connection idle this long. Gunicorn's default
-# is 2 s; this is shorter still, and longer than the pool's expiry.
+# The server gives up on a connection idle this long: just over the pool's expiry, under
+# httpx's own 5 s.
 SERVER_IDLE = KEEPALIVE_EXPIRY + 0.4
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -15,6 +16,15 @@ from activities.http_pool import KEEPALIVE_EXPIRY, api_client
 # httpx's own 5 s.
 SERVER_IDLE = KEEPALIVE_EXPIRY + 0.4
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    """A server on loopback answering with `handler`; its base URL."""
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
 
 
 @pytest.fixture
@@ -36,10 +46,8 @@ async def keep_alive_server() -> AsyncIterator[str]:
             pass
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        yield f"http://127.0.0.1:{port}/"
+    async with serving(serve) as url:
+        yield url
 
 
 async def test_a_call_after_the_servers_keep_alive_gets_its_answer(keep_alive_server):
@@ -77,9 +85,7 @@ async def test_a_burst_opens_a_bounded_number_of_connections():
         open_now -= 1
         writer.close()
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server, api_client(f"http://127.0.0.1:{port}/", timeout=10) as http:
+    async with serving(serve) as url, api_client(url, timeout=10) as http:
         answers = await asyncio.gather(*(http.post("tickets", json={}) for _ in range(150)))
     assert [a.status_code for a in answers] == [200] * 150
     assert most == 100

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from activities import ticket_starts
 from domain.refresh import Status
+from tests.itsm.helpers import until as until_fetched
 from tests.web.helpers import bearer, invited
 from tests.web.test_configs import fresh
 from tests.workflows.helpers import reach, save_history, settle, start, ticket_input, until
@@ -211,6 +212,10 @@ async def test_a_serial_is_looked_up_live_before_any_ticket_is_made(admin, sim, 
     assert len(sim.tdx.tickets) == tdx_tickets  # looking is not creating
 
 
+async def ticket_detail(client: httpx.AsyncClient, ticket_id: str) -> dict:
+    return (await client.get(f"/api/tickets/{ticket_id}")).json()
+
+
 async def test_a_ticket_is_found_while_tdx_cannot_make_its_ticket(
     admin, sim, env, worker, monkeypatch
 ):
@@ -245,13 +250,12 @@ async def test_a_ticket_is_found_while_tdx_cannot_make_its_ticket(
 
     sim.tdx.clear_faults()
     await env.sleep(600)  # the create's retries come due
-    deadline = time.monotonic() + 30
-    while True:
-        detail = (await admin.get(f"/api/tickets/{ticket_id}")).json()
-        if detail["ticket"]["tdx_ticket_id"] is not None:
-            break
-        assert time.monotonic() < deadline, detail["pending_activities"]
-        await asyncio.sleep(0.1)
+    detail = await until_fetched(
+        lambda: ticket_detail(admin, ticket_id),
+        lambda d: d["ticket"]["tdx_ticket_id"] is not None,
+        "its TDX ticket",
+        timeout=30,
+    )
     assert detail["ticket"]["tdx_ticket_id"] in sim.tdx.tickets
     assert [a["action"] for a in detail["audits"]][:1] == ["created"]
 
@@ -271,12 +275,12 @@ async def test_a_ticket_tdx_refuses_is_shown_cancelled_with_the_reason(
     r = await admin.post("/api/single-tickets", json=body)
     assert r.status_code == 201, r.text
     ticket_id = r.json()["ticket_id"]
-    deadline = time.monotonic() + 30
-    while (detail := (await admin.get(f"/api/tickets/{ticket_id}")).json())["ticket"][
-        "status"
-    ] != Status.cancelled.value:
-        assert time.monotonic() < deadline, detail["ticket"]
-        await asyncio.sleep(0.1)
+    detail = await until_fetched(
+        lambda: ticket_detail(admin, ticket_id),
+        lambda d: d["ticket"]["status"] == Status.cancelled.value,
+        "its row cancelled",
+        timeout=30,
+    )
     last = detail["audits"][-1]
     assert last["to_status"] == Status.cancelled.value and last["detail"]["text"] == (
         "could not be set up: TDX answered 400: TDX error 400: Invalid StatusID 999."

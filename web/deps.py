@@ -344,7 +344,7 @@ async def customer(token: str, app: WebApp = _APP) -> Customer:
     )
 
 
-async def signed_customer(token: str, app: WebApp = _APP) -> Customer:
+def signed_customer(token: str, app: WebApp) -> Customer:
     """A genuine, unexpired link, its address not yet checked against the ticket.
 
     Only for the wizard's Confirm: its update names the address as a `link:` actor and the

@@ -1,6 +1,11 @@
 """start_refresh_ticket: start a ticket's workflow exactly once, findable from the start
 (its search attributes, and its row in the app database: see `_first_row`).
 
+A ticket's id is its config and serial, and one run ends it for good, with one exception: a
+run that failed (its setup refused: a TDX setting or a team's calendar, since put right)
+is started again by the next launch that names it, and the new run goes on from the old
+one's row and audits (`_start_again`).
+
 A batch starts tickets at the pace the workers set them up: each start returns once the
 new ticket's row shows it set up (its TDX ticket made), so a batch's IN_FLIGHT rows bound
 how many tickets are being set up at once. Without that, a 2,000-row batch with TDX's
@@ -13,20 +18,28 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.ticket_projection import projection_row
 from domain import search_attributes as sa
-from domain.refresh import WORKFLOW_TYPE, RefreshTicketInput, StartResult, StartTicket, workflow_id
-from domain.refresh_lifecycle import first_status, new_ticket_state
-from store.tables import RefreshConfig, SupportTeam, Ticket
-from store.ticket_rows import insert_new_tickets
+from domain.refresh import (
+    WORKFLOW_TYPE,
+    AuditEntry,
+    RefreshTicketInput,
+    StartResult,
+    StartTicket,
+    workflow_id,
+)
+from domain.refresh_lifecycle import first_status, new_ticket_state, restarted_ticket_state
+from store.tables import Audit, RefreshConfig, SupportTeam, Ticket
+from store.ticket_rows import insert_new_tickets, upsert_tickets
 
 # Longest a start waits for its ticket's setup, under the batch's 30 s start_to_close: a
 # ticket whose setup is slow (TDX down) holds its batch row no longer than this.
@@ -61,24 +74,30 @@ def check_references(db: Session, t: RefreshTicketInput) -> None:
 
 
 async def start_ticket(
-    client: Client, task_queue: str, t: RefreshTicketInput, started_by: str
-) -> StartResult:
-    """Start once; a retry of the same launch (worker died after the start) still says started."""
+    client: Client,
+    task_queue: str,
+    t: RefreshTicketInput,
+    started_by: str,
+    reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
+) -> tuple[StartResult, bool]:
+    """Start once; a retry of the same launch (worker died after the start) still says
+    started. The flag: not started because another launch's run failed (it may start again)."""
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,
             t,
             id=workflow_id(t.ticket_id),
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=reuse,
             search_attributes=initial_search_attributes(t),
             memo={"started_by": started_by},
         )
     except WorkflowAlreadyStartedError:
         desc = await client.get_workflow_handle(workflow_id(t.ticket_id)).describe()
         ours = await desc.memo_value("started_by", default=None) == started_by
-        return StartResult(ticket_id=t.ticket_id, started=ours)
-    return StartResult(ticket_id=t.ticket_id, started=True)
+        failed = not ours and desc.status == WorkflowExecutionStatus.FAILED
+        return StartResult(ticket_id=t.ticket_id, started=ours), failed
+    return StartResult(ticket_id=t.ticket_id, started=True), False
 
 
 class TicketStartActivities:
@@ -91,11 +110,61 @@ class TicketStartActivities:
     async def start_refresh_ticket(self, req: StartTicket) -> StartResult:
         with self.sessions() as db:
             check_references(db, req.ticket)
-        result = await start_ticket(self.client, self.task_queue, req.ticket, req.started_by)
+        result, failed = await start_ticket(
+            self.client, self.task_queue, req.ticket, req.started_by
+        )
         if result.started:
             await asyncio.to_thread(self._first_row, req.ticket)
+        elif failed:
+            result = await self._start_again(req)
         await self.set_up(req.ticket.ticket_id)
         return result
+
+    async def _start_again(self, req: StartTicket) -> StartResult:
+        """Start a ticket whose last run failed as a new run that goes on from the old run's
+        audits and row (`restarted_ticket_state`), and show it started at once: the row
+        becomes the new run's first state, one revision on. Not our run if another launch
+        started it again first. Its TDX ticket, tasks and post are the old run's, if it made
+        them: they are created once per ticket."""
+        t = req.ticket
+        audits, revision = await asyncio.to_thread(self._audits_and_revision, t.ticket_id)
+        now = datetime.now(UTC)
+        state = restarted_ticket_state(t, audits, revision + 1, now)
+        again = t.model_copy(update={"resume": state})
+        result, _ = await start_ticket(
+            self.client,
+            self.task_queue,
+            again,
+            req.started_by,
+            WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+        if result.started:
+            row = projection_row(state.model_dump(mode="json"), now)
+            await asyncio.to_thread(self._write_row, row)
+        return result
+
+    def _audits_and_revision(self, ticket_id: str) -> tuple[list[AuditEntry], int]:
+        """The audits the app holds of a ticket and its row's revision (0 without a row)."""
+        with self.sessions() as db:
+            state = db.scalar(select(Ticket.state).where(Ticket.ticket_id == ticket_id))
+            rows = db.scalars(select(Audit).where(Audit.ticket_id == ticket_id).order_by(Audit.seq))
+            audits = [
+                AuditEntry(
+                    seq=a.seq,
+                    at=a.at,
+                    actor=a.actor,
+                    action=a.action,
+                    from_status=a.from_status,
+                    to_status=a.to_status,
+                    detail=(a.detail or {}).get("text", ""),
+                )
+                for a in rows
+            ]
+        return audits, int((state or {}).get("revision") or 0)
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        with self.sessions.begin() as db:
+            upsert_tickets(db, [row])
 
     def _first_row(self, t: RefreshTicketInput) -> None:
         """The ticket's row as it starts. The workflow writes its own rows from the end of its

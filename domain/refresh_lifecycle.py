@@ -8,10 +8,11 @@ caller passes the instants and the calendar.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.business_calendar import INVITE_TIME, BusinessCalendar
-from domain.refresh import Deadline, RefreshTicketInput, Status, Style, TicketState
+from domain.refresh import AuditEntry, Deadline, RefreshTicketInput, Status, Style, TicketState
 
 # Business days after the invite (seed 001, timeline 5 and 6).
 WIZARD_REMINDERS = {Deadline.wizard_reminder_1: 5, Deadline.wizard_reminder_2: 10}
@@ -43,6 +44,19 @@ def new_ticket_state(inp: RefreshTicketInput, created_at: datetime) -> TicketSta
         replacement_assigned=inp.bump_down,
         location=inp.existing_system.location or None,
         created_at=created_at,
+    )
+
+
+def restarted_ticket_state(
+    inp: RefreshTicketInput, audits: Sequence[AuditEntry], revision: int, created_at: datetime
+) -> TicketState:
+    """A ticket started again after its last run failed (its setup refused, by a TDX
+    setting or a team's calendar since put right): a new ticket's first state that goes on
+    from the old run's audits and its row's `revision`. The app keeps a row's newest
+    revision and an audit's number once: started from nothing, the new run's first rows and
+    audits would lose to the old run's."""
+    return new_ticket_state(inp, created_at).model_copy(
+        update={"audits": list(audits), "revision": revision}
     )
 
 

@@ -260,18 +260,15 @@ async def test_a_ticket_is_found_while_tdx_cannot_make_its_ticket(
     assert [a["action"] for a in detail["audits"]][:1] == ["created"]
 
 
-async def test_a_ticket_tdx_refuses_is_shown_cancelled_with_the_reason(
-    admin, sim, env, worker, monkeypatch
-):
-    """TDX refuses the ticket for good (a status id TDX does not have: 400): the run fails,
-    and the ticket's row, written as it started, says why, cancelled; it no longer counts as
-    the system's running ticket."""
+async def refused_ticket(admin, sim, worker, monkeypatch, serial: str) -> tuple[str, dict, dict]:
+    """A single ticket whose setup TDX refuses for good (a status id TDX does not have: 400):
+    its id, the request that made it, and its detail once its row shows it cancelled."""
     monkeypatch.setattr(ticket_starts, "SETUP_WAIT_SECONDS", 0.5)
     monkeypatch.setattr(worker, "tdx_new_status_id", 999)
-    seed_tdx(sim, "SOLO555")
+    seed_tdx(sim, serial)
     config = fresh(requires_approval=False, approvers=[])
     assert (await admin.post("/api/configs", json=config)).status_code == 201
-    body = {"config_id": config["id"], "serial": "SOLO555"}
+    body = {"config_id": config["id"], "serial": serial}
     r = await admin.post("/api/single-tickets", json=body)
     assert r.status_code == 201, r.text
     ticket_id = r.json()["ticket_id"]
@@ -281,6 +278,15 @@ async def test_a_ticket_tdx_refuses_is_shown_cancelled_with_the_reason(
         "its row cancelled",
         timeout=30,
     )
+    return ticket_id, body, detail
+
+
+async def test_a_ticket_tdx_refuses_is_shown_cancelled_with_the_reason(
+    admin, sim, env, worker, monkeypatch
+):
+    """TDX refuses the ticket for good: the run fails, and the ticket's row, written as it
+    started, says why, cancelled; it no longer counts as the system's running ticket."""
+    ticket_id, body, detail = await refused_ticket(admin, sim, worker, monkeypatch, "SOLO555")
     last = detail["audits"][-1]
     assert last["to_status"] == Status.cancelled.value and last["detail"]["text"] == (
         "could not be set up: TDX answered 400: TDX error 400: Invalid StatusID 999."
@@ -294,3 +300,36 @@ async def test_a_ticket_tdx_refuses_is_shown_cancelled_with_the_reason(
     assert (await admin.post("/api/configs", json=other)).status_code == 201
     again = await admin.post("/api/single-tickets", json=body | {"config_id": other["id"]})
     assert again.status_code == 201, again.text
+
+
+async def test_a_refused_ticket_starts_again_once_its_setting_is_put_right(
+    admin, sim, env, worker, monkeypatch
+):
+    """The refusal's cause is put right (the status id): the same system under the same
+    config starts again, as the same ticket. Its row takes the new run, its audits keep the
+    refusal and go on after it, and it has one TDX ticket; while it runs, it is the
+    system's ticket again."""
+    ticket_id, body, _ = await refused_ticket(admin, sim, worker, monkeypatch, "SOLO666")
+    monkeypatch.setattr(worker, "tdx_new_status_id", 1)
+    again = await admin.post("/api/single-tickets", json=body)
+    assert again.status_code == 201 and again.json()["ticket_id"] == ticket_id, again.text
+    detail = await until_fetched(
+        lambda: ticket_detail(admin, ticket_id),
+        lambda d: d["ticket"]["tdx_ticket_id"] is not None,
+        "its TDX ticket",
+        timeout=30,
+    )
+    assert detail["ticket"]["status"] == Status.pending_invite.value
+    trail = [(a["seq"], a["action"], a["to_status"]) for a in detail["audits"]]
+    assert trail == [
+        (1, "created", Status.pending_invite.value),
+        (2, "status", Status.cancelled.value),
+        (3, "created", Status.pending_invite.value),
+    ], trail
+    mine = [t for t in sim.tdx.tickets.values() if ticket_id in (t.get("Description") or "")]
+    assert [t["ID"] for t in mine] == [detail["ticket"]["tdx_ticket_id"]]
+    handle = env.client.get_workflow_handle(f"refresh-{ticket_id}")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    await save_history(handle, "restarted_after_refusal")
+    third = await admin.post("/api/single-tickets", json=body)
+    assert third.status_code == 409 and ticket_id in third.json()["detail"], third.text

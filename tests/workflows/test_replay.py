@@ -44,6 +44,9 @@ MAIN_PATHS = {
     # TDX refused the ticket for good: cancelled with the reason, then failed (the
     # `setup-refusal-shown` patch).
     "setup_refused",
+    # ... and the same ticket started again once put right: a run that goes on from the
+    # failed run's audits and row (`activities/ticket_starts.py`, `_start_again`).
+    "restarted_after_refusal",
     # Staff sent the invite at once (the `send_invite_now` update).
     "send_invite_now",
     "remote_delegate_complete",

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,9 +35,15 @@ from domain.refresh import (
     RefreshTicketInput,
     StartResult,
     StartTicket,
+    TicketState,
     workflow_id,
 )
-from domain.refresh_lifecycle import first_status, new_ticket_state, restarted_ticket_state
+from domain.refresh_lifecycle import (
+    first_status,
+    new_ticket_state,
+    refused_at_setup,
+    restarted_ticket_state,
+)
 from store.tables import Audit, RefreshConfig, SupportTeam, Ticket
 from store.ticket_rows import insert_new_tickets, upsert_tickets
 
@@ -73,15 +79,24 @@ def check_references(db: Session, t: RefreshTicketInput) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Found:
+    """The run a start found already under the ticket's id."""
+
+    ours: bool  # started by this launch: an earlier attempt of this start
+    status: WorkflowExecutionStatus | None
+    run_id: str | None
+
+
 async def start_ticket(
     client: Client,
     task_queue: str,
     t: RefreshTicketInput,
     started_by: str,
     reuse: WorkflowIDReusePolicy = WorkflowIDReusePolicy.REJECT_DUPLICATE,
-) -> tuple[StartResult, bool]:
-    """Start once; a retry of the same launch (worker died after the start) still says
-    started. The flag: not started because another launch's run failed (it may start again)."""
+) -> Found | None:
+    """Start once: None if started now, else the run already under the id (a retry of the
+    same launch, its worker dead after the start, finds its own)."""
     try:
         await client.start_workflow(
             WORKFLOW_TYPE,
@@ -95,9 +110,8 @@ async def start_ticket(
     except WorkflowAlreadyStartedError:
         desc = await client.get_workflow_handle(workflow_id(t.ticket_id)).describe()
         ours = await desc.memo_value("started_by", default=None) == started_by
-        failed = not ours and desc.status == WorkflowExecutionStatus.FAILED
-        return StartResult(ticket_id=t.ticket_id, started=ours), failed
-    return StartResult(ticket_id=t.ticket_id, started=True), False
+        return Found(ours=ours, status=desc.status, run_id=desc.run_id)
+    return None
 
 
 class TicketStartActivities:
@@ -108,45 +122,66 @@ class TicketStartActivities:
 
     @activity.defn(name="start_refresh_ticket")
     async def start_refresh_ticket(self, req: StartTicket) -> StartResult:
-        with self.sessions() as db:
-            check_references(db, req.ticket)
-        result, failed = await start_ticket(
-            self.client, self.task_queue, req.ticket, req.started_by
-        )
-        if result.started:
-            await asyncio.to_thread(self._first_row, req.ticket)
-        elif failed:
-            result = await self._start_again(req)
-        await self.set_up(req.ticket.ticket_id)
-        return result
-
-    async def _start_again(self, req: StartTicket) -> StartResult:
-        """Start a ticket whose last run failed as a new run that goes on from the old run's
-        audits and row (`restarted_ticket_state`), and show it started at once: the row
-        becomes the new run's first state, one revision on. Not our run if another launch
-        started it again first. Its TDX ticket, tasks and post are the old run's, if it made
-        them: they are created once per ticket."""
         t = req.ticket
-        audits, revision = await asyncio.to_thread(self._audits_and_revision, t.ticket_id)
-        now = datetime.now(UTC)
-        state = restarted_ticket_state(t, audits, revision + 1, now)
+        with self.sessions() as db:
+            check_references(db, t)
+        found = await start_ticket(self.client, self.task_queue, t, req.started_by)
+        if found is None:
+            await asyncio.to_thread(self._first_row, t)
+            started = True
+        else:
+            started = await self._already_there(req, found)
+        await self.set_up(t.ticket_id)
+        return StartResult(ticket_id=t.ticket_id, started=started)
+
+    async def _already_there(self, req: StartTicket, found: Found) -> bool:
+        """Whether this launch has the ticket, its id already taken: its own run (an earlier
+        attempt started it), or a run it starts now over another launch's failed one."""
+        refused = await asyncio.to_thread(self._refused, req.ticket.ticket_id)
+        if found.ours:
+            if found.status == WorkflowExecutionStatus.RUNNING and refused is not None:
+                # An earlier attempt started it again and died before writing its row.
+                state = restarted_ticket_state(req.ticket, *refused, datetime.now(UTC))
+                await asyncio.to_thread(self._write_row, state)
+            return True
+        if found.status != WorkflowExecutionStatus.FAILED or refused is None:
+            return False
+        return await self._start_again(req, found.run_id, *refused)
+
+    async def _start_again(
+        self, req: StartTicket, failed_run: str | None, audits: list[AuditEntry], revision: int
+    ) -> bool:
+        """Start a ticket whose run failed in its setup as a new run that goes on from the
+        old run's audits and row (`restarted_ticket_state`), and show it started at once.
+        Temporal's ALLOW_DUPLICATE_FAILED_ONLY also admits a run terminated, cancelled or
+        timed out; `_already_there` admits only a failed one whose row shows its setup
+        refused. A TDX ticket, tasks and post the old run made are the new run's: they are
+        made once per ticket."""
+        t = req.ticket
+        desc = await self.client.get_workflow_handle(workflow_id(t.ticket_id)).describe()
+        if desc.run_id != failed_run:  # another launch started it again since
+            return False
+        state = restarted_ticket_state(t, audits, revision, datetime.now(UTC))
         again = t.model_copy(update={"resume": state})
-        result, _ = await start_ticket(
+        found = await start_ticket(
             self.client,
             self.task_queue,
             again,
             req.started_by,
             WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
-        if result.started:
-            row = projection_row(state.model_dump(mode="json"), now)
-            await asyncio.to_thread(self._write_row, row)
-        return result
+        if found is not None:  # another launch started it again first
+            return found.ours
+        await asyncio.to_thread(self._write_row, state)
+        return True
 
-    def _audits_and_revision(self, ticket_id: str) -> tuple[list[AuditEntry], int]:
-        """The audits the app holds of a ticket and its row's revision (0 without a row)."""
+    def _refused(self, ticket_id: str) -> tuple[list[AuditEntry], int] | None:
+        """If the ticket's row shows its setup refused (`refused_at_setup`): the audits the
+        app holds of it and the revision a new run goes on from (the row's, plus one)."""
         with self.sessions() as db:
             state = db.scalar(select(Ticket.state).where(Ticket.ticket_id == ticket_id))
+            if state is None or not refused_at_setup(TicketState.model_validate(state)):
+                return None
             rows = db.scalars(select(Audit).where(Audit.ticket_id == ticket_id).order_by(Audit.seq))
             audits = [
                 AuditEntry(
@@ -160,11 +195,12 @@ class TicketStartActivities:
                 )
                 for a in rows
             ]
-        return audits, int((state or {}).get("revision") or 0)
+        return audits, int(state.get("revision") or 0) + 1
 
-    def _write_row(self, row: dict[str, Any]) -> None:
+    def _write_row(self, state: TicketState) -> None:
+        """The row of a ticket started again: never over a newer row (the new run's own)."""
         with self.sessions.begin() as db:
-            upsert_tickets(db, [row])
+            upsert_tickets(db, [projection_row(state.model_dump(mode="json"), state.created_at)])
 
     def _first_row(self, t: RefreshTicketInput) -> None:
         """The ticket's row as it starts. The workflow writes its own rows from the end of its

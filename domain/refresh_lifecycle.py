@@ -47,6 +47,14 @@ def new_ticket_state(inp: RefreshTicketInput, created_at: datetime) -> TicketSta
     )
 
 
+def refused_at_setup(s: TicketState) -> bool:
+    """Whether a ticket's row is a run that ended cancelled before its setup was done: the
+    row a run whose setup was refused for good leaves (`_cancel_unstarted`), and the one kind
+    of ended ticket that is started again (with its run failed: a customer or staff member
+    cancelling during the setup ends the run completed)."""
+    return s.status == Status.cancelled and not s.setup_done
+
+
 def restarted_ticket_state(
     inp: RefreshTicketInput, audits: Sequence[AuditEntry], revision: int, created_at: datetime
 ) -> TicketState:

@@ -172,8 +172,9 @@ async def _drive_on_prem(env, settings, sim, sessions, ScheduleSlot) -> int:
     )
     # When it sends the invite, from its row: a query would add an empty workflow task to
     # the history, now and then (see `_until`), and with it a kilobyte to the figure.
-    s = await _until(sessions, t.ticket_id, lambda s: s.setup_done and s.tdx.ticket_id)
-    assert s.invite_at is not None
+    s = await _until(
+        sessions, t.ticket_id, lambda s: s.setup_done and s.tdx.ticket_id and s.invite_at
+    )
     await env.sleep(s.invite_at - await env.get_current_time() + timedelta(seconds=1))
     await _until(sessions, t.ticket_id, lambda s: s.status == Status.pending_wizard)
     await handle.execute_update("submit_wizard", {"location": "Angell Hall, 2001"})

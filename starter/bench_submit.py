@@ -219,7 +219,7 @@ class Browser:
             + body
         )
         status_line, *lines = (await self.reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
-        headers = dict(line.split(b":", 1) for line in lines if line)
+        headers = {k.strip().lower(): v for k, _, v in (line.partition(b":") for line in lines)}
         if b"content-length" not in headers:  # uvicorn sizes every answer the Confirm gets
             raise RuntimeError(f"an answer without content-length: {status_line!r}")
         await self.reader.readexactly(int(headers[b"content-length"]))

@@ -121,7 +121,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # The customer pages first: FastAPI tries routes in order, and each customer's Confirm
     # paid for matching the 60 routes before them (a quarter of the app's own time). The
-    # Confirm's own route is a plain Starlette one, first of all (`pages_customer.routes`).
+    # Confirm's own route is a plain Starlette one, before all of FastAPI's
+    # (`pages_customer.routes`).
     app.router.routes.extend(pages_customer.routes)
     for router in (
         pages_customer.router,

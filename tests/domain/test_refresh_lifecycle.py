@@ -10,9 +10,12 @@ import pytest
 
 from domain.business_calendar import BusinessCalendar
 from domain.holiday_dates import closed_dates_for
-from domain.refresh import Deadline, Status, TicketState
+from domain.refresh import AuditEntry, Deadline, RefreshTicketInput, Status, TicketState
 from domain.refresh_lifecycle import (
     first_status,
+    new_ticket_state,
+    refused_at_setup,
+    restarted_ticket_state,
     status_after_itsm,
     status_after_location,
     wizard_deadlines,
@@ -118,3 +121,52 @@ def test_state_of_an_older_run_reads_with_its_facts_recovered_from_the_audits():
     # A state written by this code reads back as it was.
     again = TicketState.model_validate_json(s.model_dump_json())
     assert again == s and "day1" in json.loads(s.model_dump_json())
+
+
+def ticket_input(style: str) -> RefreshTicketInput:
+    return RefreshTicketInput.model_validate(
+        {
+            "ticket_id": "lsa-onprem.OLD123",
+            "config_id": "lsa-onprem",
+            "style": style,
+            "user": {"uniqname": "jdoe", "name": "Jane Doe", "email": "jdoe@example.edu"},
+            "existing_system": {
+                "serial": "OLD123",
+                "platform": "windows",
+                "model": "Dell Latitude 5420",
+                "location": "Angell Hall, 2001",
+            },
+            "support_team": "nit-central",
+        }
+    )
+
+
+def test_only_a_run_cancelled_before_its_setup_is_started_again():
+    inp = ticket_input("on_prem")
+    start = new_ticket_state(inp, local(2026, 11, 2, 9))
+    refused = start.model_copy(update={"status": Status.cancelled})
+    assert refused_at_setup(refused)
+    # Set up, then cancelled (by staff, or its run failed later): never started again.
+    assert not refused_at_setup(refused.model_copy(update={"setup_done": True}))
+    assert not refused_at_setup(start)
+    assert not refused_at_setup(
+        start.model_copy(update={"status": Status.delivery_scheduled, "setup_done": True})
+    )
+
+
+def test_a_ticket_started_again_goes_on_from_the_old_runs_audits_and_row():
+    inp = ticket_input("remote")
+    then, now = local(2026, 11, 2, 9), local(2026, 11, 9, 14)
+    old = [
+        AuditEntry(seq=1, at=then, actor="system", action="created", to_status="pending_invite"),
+        AuditEntry(seq=2, at=then, actor="system", action="status", to_status="cancelled"),
+    ]
+    s = restarted_ticket_state(inp, old, 4, now)
+    assert (s.status, s.setup_done, s.created_at, s.revision) == (
+        Status.pending_invite,
+        False,
+        now,
+        4,
+    )
+    assert s.audits == old  # the new run's first audit is number 3
+    assert s.model_copy(update={"audits": [], "revision": 0}) == new_ticket_state(inp, now)

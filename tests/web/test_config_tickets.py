@@ -333,3 +333,35 @@ async def test_a_refused_ticket_starts_again_once_its_setting_is_put_right(
     await save_history(handle, "restarted_after_refusal")
     third = await admin.post("/api/single-tickets", json=body)
     assert third.status_code == 409 and ticket_id in third.json()["detail"], third.text
+
+
+async def test_a_ticket_started_again_shows_so_though_its_row_write_was_lost(
+    admin, sim, env, worker, monkeypatch
+):
+    """The worker dies between starting the ticket again and writing its row (here, the
+    write raises once): the start's retry finds its own run and writes the row, so the
+    ticket shows started again while TDX still cannot make its TDX ticket."""
+    ticket_id, body, _ = await refused_ticket(admin, sim, worker, monkeypatch, "SOLO777")
+    monkeypatch.setattr(worker, "tdx_new_status_id", 1)
+    sim.tdx.fail("POST", r"/\d+/tickets$", 500, count=None)  # the new run's setup waits
+    write = ticket_starts.TicketStartActivities._write_row
+    lost = []
+
+    def dies_once(self, state):
+        if not lost:
+            lost.append(state.ticket_id)
+            raise RuntimeError("the worker died before the row was written")
+        write(self, state)
+
+    monkeypatch.setattr(ticket_starts.TicketStartActivities, "_write_row", dies_once)
+    again = await admin.post("/api/single-tickets", json=body)
+    assert again.status_code == 201 and again.json()["ticket_id"] == ticket_id, again.text
+    detail = await until_fetched(
+        lambda: ticket_detail(admin, ticket_id),
+        lambda d: d["ticket"]["status"] == Status.pending_invite.value,
+        "the row of the run started again",
+        timeout=30,
+    )
+    assert lost == [ticket_id] and detail["ticket"]["tdx_ticket_id"] is None
+    trail = [(a["seq"], a["to_status"]) for a in detail["audits"]]
+    assert trail == [(1, Status.pending_invite.value), (2, Status.cancelled.value)], trail

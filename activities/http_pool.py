@@ -27,7 +27,9 @@ LIMITS = httpx.Limits(
 )
 
 
-def api_client(base_url: str, *, timeout: float, **options: Any) -> httpx.AsyncClient:
+def api_client(
+    base_url: str, *, timeout: float | httpx.Timeout, **options: Any
+) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` for one product's API, its idle connections dropped early."""
     return httpx.AsyncClient(
         base_url=base_url,

@@ -13,6 +13,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from activities.http_pool import api_client
@@ -54,7 +55,7 @@ class HaloAdapter:
         client_secret: SecretStr,
         *,
         tenant: str | None = None,
-        timeout: float = 20.0,
+        timeout: float | httpx.Timeout = 20.0,
     ) -> None:
         self._http = api_client(base_url.rstrip("/") + "/", timeout=timeout)
         self._client_id, self._secret, self._tenant = client_id, client_secret, tenant

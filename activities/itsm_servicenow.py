@@ -60,7 +60,7 @@ class ServiceNowAdapter:
         user: str,
         password: SecretStr,
         *,
-        timeout: float = 20.0,
+        timeout: float | httpx.Timeout = 20.0,
         auth: Literal["basic", "oauth"] = "basic",
         client_id: str = "",
         client_secret: SecretStr | None = None,

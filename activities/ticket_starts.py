@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +48,8 @@ from domain.refresh_lifecycle import (
 )
 from store.tables import Audit, RefreshConfig, SupportTeam, Ticket
 from store.ticket_rows import insert_new_tickets, upsert_tickets
+
+RowWrite = Callable[[Session, Sequence[Mapping[str, Any]]], None]
 
 # Longest a start waits for its ticket's setup, under the batch's 30 s start_to_close: a
 # ticket whose setup is slow (TDX down) holds its batch row no longer than this.
@@ -197,10 +201,11 @@ class TicketStartActivities:
             ]
         return audits, int(state.get("revision") or 0) + 1
 
-    def _write_row(self, state: TicketState) -> None:
-        """The row of a ticket started again: never over a newer row (the new run's own)."""
+    def _write_row(self, state: TicketState, write: RowWrite = upsert_tickets) -> None:
+        """The ticket's row from `state`; by default (a ticket started again) never over a
+        newer row: the new run's own wins."""
         with self.sessions.begin() as db:
-            upsert_tickets(db, [projection_row(state.model_dump(mode="json"), state.created_at)])
+            write(db, [projection_row(state.model_dump(mode="json"), state.created_at)])
 
     def _first_row(self, t: RefreshTicketInput) -> None:
         """The ticket's row as it starts. The workflow writes its own rows from the end of its
@@ -208,10 +213,7 @@ class TicketStartActivities:
         hours) the ticket would be in no list and its page would say it does not exist,
         though it runs. Not written if the workflow's row came first; replaced by the
         workflow's first (revision 1 against this row's 0)."""
-        now = datetime.now(UTC)
-        state = new_ticket_state(t, now).model_dump(mode="json")
-        with self.sessions.begin() as db:
-            insert_new_tickets(db, [projection_row(state, now)])
+        self._write_row(new_ticket_state(t, datetime.now(UTC)), insert_new_tickets)
 
     async def set_up(self, ticket_id: str) -> bool:
         """Whether the ticket's row shows it set up within SETUP_WAIT_SECONDS (polled,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -96,7 +97,39 @@ async def start(
     )
 
 
+TASK_IN_FLIGHT = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+}
+
+
+async def history(handle: WorkflowHandle) -> list[HistoryEvent]:
+    """The current run's events."""
+    return [e async for e in handle.fetch_history_events()]
+
+
+def task_in_flight(events: list[HistoryEvent]) -> bool:
+    """Whether the run has a workflow task scheduled or started.
+
+    The time-skipping test server never fills describe's `pending_workflow_task`; it writes
+    the task's events at once, so the history's last event tells.
+    """
+    return bool(events) and events[-1].event_type in TASK_IN_FLIGHT
+
+
 async def state(handle: WorkflowHandle) -> TicketState:
+    """The `state` query, sent between workflow tasks.
+
+    The time-skipping test server buffers a query that arrives while a workflow task is
+    started. If that task continues the run as new, the server then schedules a task for the
+    query on the closed run, fails the completion half-done ("workflow execution already
+    completed", the new run already started, the old one's history stuck at
+    WorkflowTaskStarted), and that query and every later one hang. A real server has no such
+    buffer, so there the wait ends at once.
+    """
+    deadline = time.monotonic() + 5.0
+    while task_in_flight(await history(handle)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
     return await handle.query("state", result_type=TicketState)
 
 
@@ -170,18 +203,19 @@ async def quiet(handle: WorkflowHandle, timeout: float = 15.0) -> None:
     while True:
         raw = (await handle.describe()).raw_description
         first_attempts = [a for a in raw.pending_activities if a.attempt <= 1]
-        busy = first_attempts or raw.HasField("pending_workflow_task")
-        if not busy and not await projection_waiting(handle):
+        events = await history(handle)
+        busy = first_attempts or raw.HasField("pending_workflow_task") or task_in_flight(events)
+        if not busy and not projection_waiting(events):
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"workflow still busy: {raw.pending_activities}")
         await asyncio.sleep(0.02)
 
 
-async def projection_waiting(handle: WorkflowHandle) -> bool:
+def projection_waiting(events: list[HistoryEvent]) -> bool:
     """Whether an update's projection still waits for its timer (`AFTER_REPLY`)."""
     started, ended = set(), set()
-    async for e in handle.fetch_history_events():
+    for e in events:
         if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
             timeout = e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
             if timeout == AFTER_REPLY:

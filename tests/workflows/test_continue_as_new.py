@@ -1,11 +1,13 @@
 """Continue-as-new keeps the ticket whole: audits, emails, deadlines, timers, background checks.
 
 `history_limit` (an extension of the start input) makes a ticket continue as new every few
-steps, so these tests cross several runs. A note on the time-skipping test server: when a
-message arrives while a background check (asset lookup, daily TDX check) is pending and the
-run then continues as new, that server loses the run ("workflow execution already
-completed" with no close event) and hangs. The first test therefore sends no message while a
-check is pending; the second proves exactly that case against a real dev server.
+steps, so these tests cross several runs. A note on the time-skipping test server: a query
+that reaches it while the workflow task that continues the run as new is started makes it
+lose the run ("workflow execution already completed" with no close event), and every later
+query hangs; `helpers.state` therefore asks only between workflow tasks. When a message
+arrived while a background check (asset lookup, daily TDX check) was pending, that server
+lost the run the same way, so the first test sends no message while a check is pending; the
+second proves exactly that case against a real dev server.
 """
 
 from __future__ import annotations

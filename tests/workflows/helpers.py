@@ -103,7 +103,7 @@ TASK_IN_FLIGHT = {
 }
 
 
-async def history(handle: WorkflowHandle) -> list[HistoryEvent]:
+async def history_events(handle: WorkflowHandle) -> list[HistoryEvent]:
     """The current run's events."""
     return [e async for e in handle.fetch_history_events()]
 
@@ -128,7 +128,7 @@ async def state(handle: WorkflowHandle) -> TicketState:
     buffer, so there the wait ends at once.
     """
     deadline = time.monotonic() + 5.0
-    while task_in_flight(await history(handle)) and time.monotonic() < deadline:
+    while task_in_flight(await history_events(handle)) and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     return await handle.query("state", result_type=TicketState)
 
@@ -203,10 +203,10 @@ async def quiet(handle: WorkflowHandle, timeout: float = 15.0) -> None:
     while True:
         raw = (await handle.describe()).raw_description
         first_attempts = [a for a in raw.pending_activities if a.attempt <= 1]
-        events = await history(handle)
-        busy = first_attempts or raw.HasField("pending_workflow_task") or task_in_flight(events)
-        if not busy and not projection_waiting(events):
-            return
+        if not (first_attempts or raw.HasField("pending_workflow_task")):
+            events = await history_events(handle)
+            if not task_in_flight(events) and not projection_waiting(events):
+                return
         if time.monotonic() > deadline:
             raise AssertionError(f"workflow still busy: {raw.pending_activities}")
         await asyncio.sleep(0.02)
@@ -309,10 +309,6 @@ async def invited(env: WorkflowEnvironment, handle: WorkflowHandle) -> TicketSta
     assert s.status == Status.pending_invite
     await sleep_until(env, s.next_wakeup)
     return await settle(handle, Status.pending_wizard)
-
-
-async def history_events(handle: WorkflowHandle) -> list:
-    return [e async for e in handle.fetch_history_events()]
 
 
 def failure_text(err: BaseException) -> str:

@@ -222,6 +222,14 @@ class SimServer:
     def smtp_port(self) -> int:
         return self._smtp.port
 
+    def clear_faults(self) -> None:
+        """Drop every fault injected into any stand-in that has not fired yet (data stays)."""
+        self.tdx.clear_faults()
+        self.slack.clear_faults()
+        for itsm in (self.halo, self.servicenow, self.paging):
+            itsm.faults.rules.clear()
+        self.mail.clear_refusals()
+
     def point_webhooks(self, deskflow_url: str) -> None:
         """Send both ITSMs' webhooks to deskflow's /hooks/{itsm}, authenticated the way
         deskflow's settings expect (DESKFLOW_{HALO,SERVICENOW}_WEBHOOK_AUTH and _SECRET), as an

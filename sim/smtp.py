@@ -191,6 +191,10 @@ class MailStore:
         with self._lock:
             self._refusals.extend([code] * count)
 
+    def clear_refusals(self) -> None:
+        with self._lock:
+            self._refusals.clear()
+
     def clear(self) -> None:
         """Forget all messages and pending refusals (numbering goes on)."""
         with self._lock:

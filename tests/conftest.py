@@ -42,6 +42,16 @@ async def sim() -> AsyncIterator[SimServer]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _faults_end_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The stand-ins live as long as the session; a fault a test injected and never used up
+    (a 500 on every create, say) would meet the next test on the same xdist worker that
+    does not reset them (CI: the message fuzz test's setup hit a 500 left behind)."""
+    yield
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").clear_faults()
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """SQLite by default; DESKFLOW_TEST_DB=postgresql runs the same tests on PostgreSQL."""

@@ -8,8 +8,10 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
+import aiosmtplib
 import httpx
 import pytest
 
@@ -314,3 +316,22 @@ async def test_call_log_faults_api_and_reset(
     assert (await http.post("/_sim/tdx/reset")).status_code == 204
     assert sim.tdx.tickets == {}
     assert sim.tdx.calls == []
+
+
+async def test_a_fault_left_unused_ends_with_the_test_that_set_it(
+    sim: SimServer, tdx: TdxClient
+) -> None:
+    """The stand-ins are shared by the session: `clear_faults` (run after every test that used
+    them) drops what a test injected but never used up, in every stand-in, and keeps data."""
+    ticket = await tdx.create_ticket(BASE_TICKET | {"Title": "kept"})
+    sim.tdx.fail("GET", rf"/tickets/{ticket['ID']}$", 500, count=None)
+    sim.halo.fail(method="*", path=".*", status=500, count=None)
+    sim.mail.fail_next(3)
+    sim.clear_faults()
+    assert (await tdx.get_ticket(ticket["ID"]))["Title"] == "kept"
+    assert (sim.tdx.faults, sim.halo.faults.rules) == ([], [])
+    note = EmailMessage()
+    note["From"], note["To"], note["Subject"] = "a@example.edu", "b@example.edu", "after faults"
+    note.set_content("delivered")
+    await aiosmtplib.send(note, hostname=sim.smtp_host, port=sim.smtp_port, timeout=5)
+    assert sim.mail.messages[-1].subject == "after faults"

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 # its data: no payload converter knows it, so the message is refused rather than the whole
 # workflow task failing (which would retry forever and wedge the ticket).
 UNREADABLE_ENCODING = b"binary/undecryptable"
+# The payload converter's encoding of JSON (the codec packs it apart; messages read it).
+JSON_ENCODING = b"json/plain"
 MAX_REASON = 500
 MAX_FIELD = 60
 

@@ -52,7 +52,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
 from domain import key_lists
-from domain.messages import UNREADABLE_ENCODING
+from domain.messages import JSON_ENCODING, UNREADABLE_ENCODING
 from domain.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -63,7 +63,6 @@ ZLIB_ENCODING = b"zlib/"
 # Release 2's envelope (first byte of `data`) and the plaintext's packing flags.
 ENVELOPE = 2
 STORED, DEFLATED, JSON = 0, 1, 2  # JSON + 1: deflated JSON
-JSON_ENCODING = b"json/plain"
 # Preset dictionaries for deflate, by id. Most of a payload is its field names and enum
 # values, which a small payload cannot amortise on its own: a dictionary of them (the
 # payloads of one on-prem lifecycle with every value blanked but the enum-like ones) takes

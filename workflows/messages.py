@@ -19,10 +19,9 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
-    from domain.messages import UNREADABLE_ENCODING, clip, explain
+    from domain.messages import JSON_ENCODING, UNREADABLE_ENCODING, clip, explain
 
 M = TypeVar("M", bound=BaseModel)
-JSON_ENCODING = b"json/plain"
 
 
 class MessageRefused(ValueError):

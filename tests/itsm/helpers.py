@@ -56,6 +56,23 @@ async def until(fetch, check, what: str, timeout: float = 60.0) -> Any:
         await asyncio.sleep(0.05)
 
 
+async def written_back(halo, ticket_id: int) -> None:
+    """Wait until deskflow's own writes on a new, unrouted Halo ticket (the routing, its note,
+    the due dates) are in Halo and delivered back: a test that then loses deliveries loses
+    the ones it means to, not these."""
+
+    async def fetch():
+        return halo._ticket(ticket_id), halo.actions(ticket_id)
+
+    def done(got) -> bool:
+        ticket, actions = got
+        routed = any("deskflow routed" in a["note_html"] for a in actions)
+        return bool(ticket["team"] and ticket["fixbydate"] and routed)
+
+    await until(fetch, done, f"deskflow's write-backs on Halo ticket {ticket_id}")
+    await halo.webhook.idle()
+
+
 def mail(sim, ticket: str) -> Counter[tuple[str, str]]:
     """(template, recipient) -> how many emails of it the ticket sent."""
     return Counter(

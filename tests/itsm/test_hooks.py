@@ -18,7 +18,7 @@ from domain.sla import Pause, SlaState
 from domain.sla_clock import workflow_id
 from store.db import make_engine, session_factory
 from store.tables import ItsmDelivery
-from tests.itsm.helpers import clock, local, mail, mail_settles, move_to, until
+from tests.itsm.helpers import clock, local, mail, mail_settles, move_to, until, written_back
 
 USER = "camille.martin@example.org"
 TEAM = [("team_notice", "ana.tech@example.org")]
@@ -91,7 +91,7 @@ async def test_repeated_and_reordered_deliveries_change_nothing_twice(env, hooks
     halo.agent_reply(t["id"], "Avez-vous changé votre mot de passe ?")
     expected = Counter({("ticket_created", USER): 1, TEAM[0]: 1, ("ticket_updated", USER): 1})
     await mail_settles(sim, key, expected, "created and replied")
-    await halo.webhook.idle()
+    await written_back(halo, t["id"])
 
     # Halo repeats every delivery, newest first; and the same content with other bytes.
     for d in reversed(list(halo.webhook.log)):
@@ -132,7 +132,7 @@ async def test_a_hold_and_release_both_lost_are_counted_from_the_catch_up(env, h
     tid = str(t["id"])
     sla = env.client.get_workflow_handle(workflow_id("halo", tid))
     await until(lambda: clock(sla), lambda c: c.resolution_due is not None, "clock running")
-    await halo.webhook.idle()
+    await written_back(halo, t["id"])
     halo.webhook.lose_next(2)
     await move_to(env, sim, local(2026, 12, 7, 10))
     halo.set_status(t["id"], 4)

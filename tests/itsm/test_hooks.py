@@ -162,6 +162,7 @@ async def test_a_lost_delivery_is_caught_by_the_catch_up(env, hooks, sim, worker
     sla = env.client.get_workflow_handle(workflow_id("halo", tid))
     expected = Counter({("ticket_created", USER): 1, TEAM[0]: 1})
     await mail_settles(sim, key, expected, "created")
+    await written_back(halo, t["id"])
     await move_to(env, sim, local(2026, 12, 7, 9, 45))
     halo.webhook.lose_next(1)
     halo.agent_reply(t["id"], "Nous passons la voir à 10 h.")

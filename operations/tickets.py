@@ -17,7 +17,13 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetActivityRequest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHistoryEventFilterType,
+    WorkflowUpdateFailedError,
+)
 from temporalio.service import RPCError
 
 from domain.refresh import (
@@ -153,6 +159,12 @@ async def pending_activities(
         if strict:
             raise from_rpc(e, ticket_id) from None
         return []
+    return await _pending(client, ticket_id, desc)
+
+
+async def _pending(
+    client: Client, ticket_id: str, desc: WorkflowExecutionDescription
+) -> list[PendingActivity]:
     out = []
     for p in desc.raw_description.pending_activities:
         out.append(
@@ -178,18 +190,69 @@ async def pending_activities(
     return out
 
 
-async def stuck_activities(
+# How a run that deskflow did not end itself ended, in words. A run that completed or continued
+# as new is deskflow's own doing (its row is written before it ends).
+ENDED_OUTSIDE = {
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.TIMED_OUT: "timed out",
+    WorkflowExecutionStatus.CANCELED: "cancelled in Temporal",
+}
+
+
+@dataclass(frozen=True)
+class EndedRun:
+    """An open ticket whose workflow no longer runs: ended in Temporal, not by deskflow
+    (an operator terminated it in the Web UI or the CLI), so its row keeps its last status."""
+
+    ticket_id: str
+    how: str
+    closed: datetime | None
+    reason: str
+
+
+async def _ended(client: Client, ticket_id: str, desc: WorkflowExecutionDescription) -> EndedRun:
+    """The run's end, with the reason its closing event gives (a terminate's reason)."""
+    reason = ""
+    handle = client.get_workflow_handle(workflow_id(ticket_id), run_id=desc.run_id)
+    close = WorkflowHistoryEventFilterType.CLOSE_EVENT
+    async for event in handle.fetch_history_events(event_filter_type=close):
+        if event.HasField("workflow_execution_terminated_event_attributes"):
+            reason = event.workflow_execution_terminated_event_attributes.reason
+        elif event.HasField("workflow_execution_failed_event_attributes"):
+            failure = event.workflow_execution_failed_event_attributes.failure
+            reason = await failure_message(client, failure)
+    assert desc.status is not None
+    return EndedRun(ticket_id, ENDED_OUTSIDE[desc.status], desc.close_time, reason)
+
+
+@dataclass(frozen=True)
+class OpenTicketChecks:
+    stuck: list[PendingActivity]
+    ended: list[EndedRun]
+
+
+async def check_open_tickets(
     client: Client, ticket_ids: list[str], concurrency: int = 20
-) -> list[PendingActivity]:
-    """Pending activities at attempt >= STUCK_ATTEMPTS among these tickets' workflows."""
+) -> OpenTicketChecks:
+    """One describe() per open ticket: its activities retrying for long
+    (attempt >= STUCK_ATTEMPTS), or its run ended outside deskflow."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(tid: str) -> list[PendingActivity]:
+    async def one(tid: str) -> list[PendingActivity] | EndedRun:
         async with gate:
-            return [p for p in await pending_activities(client, tid) if p.stuck]
+            try:
+                desc = await client.get_workflow_handle(workflow_id(tid)).describe()
+            except RPCError:
+                return []
+            if desc.status in ENDED_OUTSIDE:
+                return await _ended(client, tid, desc)
+            return [p for p in await _pending(client, tid, desc) if p.stuck]
 
     found = await asyncio.gather(*(one(t) for t in ticket_ids))
-    return [p for group in found for p in group]
+    ended = [f for f in found if isinstance(f, EndedRun)]
+    stuck = [p for f in found if not isinstance(f, EndedRun) for p in f]
+    return OpenTicketChecks(stuck=stuck, ended=ended)
 
 
 async def batch_progress(client: Client, batch_id: str) -> BatchProgress:

@@ -253,15 +253,17 @@ STUCK_SCAN_LIMIT = 200  # open tickets described() per Problems view
 
 
 async def problems_data(app: WebApp) -> dict[str, Any]:
-    """Problems focus: tickets waiting on a person, failed emails, stuck activities."""
+    """Problems focus: tickets waiting on a person, failed emails, stuck activities, and
+    open tickets whose workflow was ended in Temporal (their rows keep their last status)."""
     problem_rows = await app.read(queries.problem_tickets)
     failed = await app.read(queries.failed_emails)
     open_ids, open_total = await app.read(queries.open_ticket_ids, STUCK_SCAN_LIMIT)
-    stuck = await tickets.stuck_activities(await app.client(), open_ids)
+    checks = await tickets.check_open_tickets(await app.client(), open_ids)
     return {
         "tickets": problem_rows,
         "failed_emails": failed,
-        "stuck": stuck,
+        "stuck": checks.stuck,
+        "ended": checks.ended,
         "checked": len(open_ids),
         "open_total": open_total,
     }

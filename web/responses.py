@@ -138,11 +138,23 @@ class StuckActivity(BaseModel):
     last_failure: str
 
 
+class EndedRunOut(BaseModel):
+    ticket_id: str
+    how: str = Field(description="terminated, failed, timed out or cancelled in Temporal")
+    closed: str | None = Field(description=ISO)
+    reason: str = Field(description="the terminate's reason or the failure, as given")
+
+
 class Problems(BaseModel):
     tickets: list[TicketRow] = Field(description="tickets waiting on a person")
     failed_emails: list[FailedEmail]
     stuck_activities: list[StuckActivity] = Field(description="activities retrying for long")
-    checked_open_tickets: int = Field(description="open tickets scanned for stuck activities")
+    ended_outside: list[EndedRunOut] = Field(
+        description="open tickets whose workflow was ended in Temporal, not by deskflow"
+    )
+    checked_open_tickets: int = Field(
+        description="open tickets scanned for stuck activities and ended workflows"
+    )
     open_tickets: int
 
     @classmethod
@@ -158,6 +170,15 @@ class Problems(BaseModel):
                     last_failure=p.last_failure,
                 )
                 for p in data["stuck"]
+            ],
+            ended_outside=[
+                EndedRunOut(
+                    ticket_id=e.ticket_id,
+                    how=e.how,
+                    closed=e.closed.isoformat() if e.closed else None,
+                    reason=e.reason,
+                )
+                for e in data["ended"]
             ],
             checked_open_tickets=data["checked"],
             open_tickets=data["open_total"],

@@ -200,6 +200,33 @@ async def test_staff_ticket_endpoints(web, env, worker, sim):
     )
 
 
+async def test_problems_name_a_ticket_whose_workflow_was_terminated(web, env, worker, sim):
+    """An operator terminates a ticket's workflow in Temporal: its row keeps its last status,
+    and the Problems view says that deskflow no longer runs it, how and why."""
+    stopped, running = ticket_input("on_prem", "lsa-onprem"), ticket_input("on_prem", "lsa-onprem")
+    handles = await invited(env, worker, stopped, running)
+    await handles[0].terminate(reason="stuck after a bad deploy")
+    manager = await bearer(web, "manager")
+
+    r = await web.get("/api/problems", headers=manager)
+    assert r.status_code == 200, r.text
+    ended = {e["ticket_id"]: e for e in r.json()["ended_outside"]}
+    assert running.ticket_id not in ended
+    e = ended[stopped.ticket_id]
+    assert (e["how"], e["reason"]) == ("terminated", "stuck after a bad deploy") and e["closed"]
+    [row] = (await web.get(f"/api/tickets?q={stopped.ticket_id}", headers=manager)).json()[
+        "tickets"
+    ]
+    assert row["status"] == "pending_wizard"  # the row as the workflow last wrote it
+
+    await login(web, "manager")
+    page = await web.get("/problems")
+    assert page.status_code == 200
+    section = page.text.split("Tickets deskflow no longer runs")[1].split("<h2>")[0]
+    assert stopped.ticket_id in section and "stuck after a bad deploy" in section
+    assert running.ticket_id not in section and "terminated" in section
+
+
 async def test_send_invite_now_by_a_refresh_manager(web, env, worker, sim):
     await move_clock_to(env, local(2027, 3, 1, 14, 0))
     inp = ticket_input("on_prem", "lsa-onprem")

@@ -211,7 +211,9 @@ class EndedRun:
     reason: str
 
 
-async def _ended(client: Client, ticket_id: str, desc: WorkflowExecutionDescription) -> EndedRun:
+async def _ended(
+    client: Client, ticket_id: str, desc: WorkflowExecutionDescription, how: str
+) -> EndedRun:
     """The run's end, with the reason its closing event gives (a terminate's reason)."""
     reason = ""
     handle = client.get_workflow_handle(workflow_id(ticket_id), run_id=desc.run_id)
@@ -222,8 +224,7 @@ async def _ended(client: Client, ticket_id: str, desc: WorkflowExecutionDescript
         elif event.HasField("workflow_execution_failed_event_attributes"):
             failure = event.workflow_execution_failed_event_attributes.failure
             reason = await failure_message(client, failure)
-    assert desc.status is not None
-    return EndedRun(ticket_id, ENDED_OUTSIDE[desc.status], desc.close_time, reason)
+    return EndedRun(ticket_id, how, desc.close_time, reason)
 
 
 @dataclass(frozen=True)
@@ -239,20 +240,22 @@ async def check_open_tickets(
     (attempt >= STUCK_ATTEMPTS), or its run ended outside deskflow."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(tid: str) -> list[PendingActivity] | EndedRun:
+    async def one(tid: str) -> tuple[list[PendingActivity], EndedRun | None]:
         async with gate:
             try:
                 desc = await client.get_workflow_handle(workflow_id(tid)).describe()
             except RPCError:
-                return []
-            if desc.status in ENDED_OUTSIDE:
-                return await _ended(client, tid, desc)
-            return [p for p in await _pending(client, tid, desc) if p.stuck]
+                return [], None
+            how = ENDED_OUTSIDE.get(desc.status) if desc.status else None
+            if how:
+                return [], await _ended(client, tid, desc, how)
+            return [p for p in await _pending(client, tid, desc) if p.stuck], None
 
     found = await asyncio.gather(*(one(t) for t in ticket_ids))
-    ended = [f for f in found if isinstance(f, EndedRun)]
-    stuck = [p for f in found if not isinstance(f, EndedRun) for p in f]
-    return OpenTicketChecks(stuck=stuck, ended=ended)
+    return OpenTicketChecks(
+        stuck=[p for stuck, _ in found for p in stuck],
+        ended=[ended for _, ended in found if ended],
+    )
 
 
 async def batch_progress(client: Client, batch_id: str) -> BatchProgress:

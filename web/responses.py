@@ -24,7 +24,7 @@ from domain.refresh import (
     ShippingAddress,
     TicketState,
 )
-from operations.tickets import PendingActivity
+from operations.tickets import EndedRun, PendingActivity
 from store.config_history import Saved
 from store.tables import (
     Audit,
@@ -144,6 +144,10 @@ class EndedRunOut(BaseModel):
     closed: str | None = Field(description=ISO)
     reason: str = Field(description="the terminate's reason or the failure, as given")
 
+    @classmethod
+    def of(cls, e: EndedRun) -> EndedRunOut:
+        return cls(**(e.__dict__ | {"closed": e.closed and e.closed.isoformat()}))
+
 
 class Problems(BaseModel):
     tickets: list[TicketRow] = Field(description="tickets waiting on a person")
@@ -171,15 +175,7 @@ class Problems(BaseModel):
                 )
                 for p in data["stuck"]
             ],
-            ended_outside=[
-                EndedRunOut(
-                    ticket_id=e.ticket_id,
-                    how=e.how,
-                    closed=e.closed.isoformat() if e.closed else None,
-                    reason=e.reason,
-                )
-                for e in data["ended"]
-            ],
+            ended_outside=[EndedRunOut.of(e) for e in data["ended"]],
             checked_open_tickets=data["checked"],
             open_tickets=data["open_total"],
         )

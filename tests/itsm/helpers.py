@@ -62,7 +62,7 @@ async def written_back(halo, ticket_id: int) -> None:
     the ones it means to, not these."""
 
     async def fetch():
-        return halo._ticket(ticket_id), halo.actions(ticket_id)
+        return halo.store.get("ticket", ticket_id), halo.actions(ticket_id)
 
     def done(got) -> bool:
         ticket, actions = got

@@ -200,15 +200,32 @@ class Walk:
         await page.wait_for_load_state()
         return page
 
-    async def state(self) -> dict:
+    async def detail(self) -> dict:
+        """`GET /api/tickets/TICKET`: the ticket's state and its pending activities."""
         async with httpx.AsyncClient(base_url=self.stack.web, timeout=30) as http:
             r = await http.post("/api/session", json={"username": "radmin", "password": PASSWORD})
             headers = {"Authorization": f"Bearer {r.json()['token']}"}
             r = await http.get(f"/api/tickets/{TICKET}", headers=headers)
             if r.status_code == 404:  # the app's row lags the workflow on a loaded machine
-                return {"status": "not in the app's database yet", "invited_at": None}
+                not_yet = {"status": "not in the app's database yet", "invited_at": None}
+                return {"state": not_yet, "pending_activities": []}
             r.raise_for_status()
-            return r.json()["state"]
+            return r.json()
+
+    async def state(self) -> dict:
+        return (await self.detail())["state"]
+
+    async def tdx_looked(self) -> None:
+        """Wait until deskflow's daily look at TDX has found nothing new once (its next look is
+        a day away): a change made in TDX before that first look is seen without *Check TDX
+        now*, and the page would rightly show no such button."""
+        deadline = time.monotonic() + STATE_WAIT
+        while time.monotonic() < deadline:
+            pending = (await self.detail())["pending_activities"]
+            if any(p["activity"] == "tdx_delivery_progress" and p["last_failure"] for p in pending):
+                return
+            await asyncio.sleep(1)
+        raise AssertionError(f"deskflow's look at TDX: not within {STATE_WAIT:.0f} s")
 
     async def until(self, check, what: str, timeout: float = STATE_WAIT) -> dict:
         deadline = time.monotonic() + timeout
@@ -344,6 +361,7 @@ class Walk:
     async def installed_then_complete(self) -> None:
         await self.in_tdx("Mark “Deliver” complete")
         await self.staff_checks_tdx("installed", "10-installed")
+        await self.tdx_looked()
         await self.in_tdx("Close ticket")
         await self.staff_checks_tdx("complete", "11-complete")
         page = await self.page(PHONE)

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     temporal_tls_cert: str | None = None
     temporal_tls_key: str | None = None
     temporal_tls_server_ca: str | None = None
+    # gRPC compression between deskflow and Temporal. Off by default: every payload is
+    # deflated, then encrypted, by the payload codec before it leaves the process, and
+    # ciphertext does not compress, so gzip spent CPU at both ends for nothing (15-20 % of a
+    # client's CPU per update, docs/benchmarks.md). "gzip" for a thin link to a far cluster.
+    temporal_grpc_compression: Literal["none", "gzip"] = "none"
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
+from temporalio.service import GrpcCompression, TLSConfig
 
 from domain.settings import Settings, get_settings
 from operations import telemetry
@@ -45,6 +45,13 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 
+def grpc_compression(settings: Settings) -> GrpcCompression:
+    """The gRPC compression the settings ask for (none by default: see the setting)."""
+    if settings.temporal_grpc_compression == "gzip":
+        return GrpcCompression.GZIP
+    return GrpcCompression.NONE
+
+
 async def connect(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Client:
     """A client for `settings`; its Runtime serves the process's metrics when configured."""
     settings = settings or get_settings()
@@ -55,6 +62,7 @@ async def connect(settings: Settings | None = None, *, runtime: Runtime | None =
         data_converter=data_converter(settings),
         api_key=api_key,
         tls=tls_config(settings),
+        grpc_compression=grpc_compression(settings),
         interceptors=telemetry.client_interceptors(),
         runtime=runtime or telemetry.runtime(settings),
     )

@@ -339,11 +339,15 @@ async def submit_figures(
             ([py, "-m", "starter.bench_baseline"], base_env, workdir / "baseline.log"),
             (web, web_env, workdir / "web.log"),
         ) as (worker_pid, base_pid, web_pid):
+            from operations.temporal_client import connect
             from starter.dev_server import wait_for_port
 
             await asyncio.to_thread(wait_for_port, "127.0.0.1", web_port, 60)
+            # The bare updates go out as the web app's do: through a client connected the way
+            # every deskflow process connects (the test environment's own client differs).
+            deskflow_client = await connect(local.model_copy(update={"temporal_address": address}))
             figures = await _latency_and_cpu(
-                client, local, sessions, run, rounds_c1, concurrency, bursts, web_port,
+                deskflow_client, local, sessions, run, rounds_c1, concurrency, bursts, web_port,
                 worker_pid, base_pid, web_pid,
             )  # fmt: skip
             figures |= await _batch(client, local, sim, sessions, run, batch, worker_pid)

@@ -18,8 +18,11 @@ timed, is read with httpx.
   every worker idle; the first request after a pause pays for waking the processes up, on
   this machine 20-30 ms, so each kind is sent after one) and 100 at once (five bursts of
   each kind, alternating, pooled: one burst's latencies move together with what the
-  machine does in that second). Each customer has an on-prem ticket waiting for the
-  wizard; the review page was opened before the clock starts, as a customer would have.
+  machine does in that second; each burst starts with the three processes idle, and which
+  kind goes first is swapped every time: the first burst after a quiet spell was about a
+  tenth slower than the second, whichever kind it was). Each customer has an on-prem
+  ticket waiting for the wizard; the review page was opened before the clock starts, as a
+  customer would have.
 - `worker_cpu_ms_per_submit` and `baseline_worker_cpu_ms_per_update`: CPU time of each
   worker process per submit in the 100-at-once round, until the worker is idle again
   (for deskflow that includes what the submit sets off: the next status, the projection).
@@ -402,27 +405,39 @@ async def _latency_and_cpu(
             await idle(worker, window=0.1)
 
         # 100 at once: bursts of bare updates and of Confirms, alternating, each from a quiet
-        # machine; the latencies of a kind's bursts are pooled.
+        # machine (all three processes idle), which kind goes first swapped every time (see
+        # the module's docstring); the latencies of a kind's bursts are pooled.
         base_c100: list[float] = []
         submit_c100: list[float] = []
-        base_cpu = worker_cpu = web_cpu = 0.0
-        for k in range(bursts):
-            many = slice(rounds_c1 + k * concurrency, rounds_c1 + (k + 1) * concurrency)
-            await idle(worker)
-            await idle(base)
-            cpu = cpu_ms(base)
-            base_c100 += await at_once([bare_update(client, b) for b in baselines[many]])
-            await idle(base)
-            base_cpu += cpu_ms(base) - cpu
+        cpu = {"base": 0.0, "worker": 0.0, "web": 0.0}
 
-            cpu, web_before = cpu_ms(worker), cpu_ms(web)
-            submit_c100 += await at_once([c.confirm for c in customers[many]])
+        async def quiet() -> None:
+            for pid in (worker, base, web):
+                await idle(pid)
+
+        async def bare_burst(many: slice) -> None:
+            await quiet()
+            before = cpu_ms(base)
+            base_c100.extend(await at_once([bare_update(client, b) for b in baselines[many]]))
+            await idle(base)
+            cpu["base"] += cpu_ms(base) - before
+
+        async def confirm_burst(many: slice) -> None:
+            await quiet()
+            before, web_before = cpu_ms(worker), cpu_ms(web)
+            submit_c100.extend(await at_once([c.confirm for c in customers[many]]))
             await until_rows(sessions, ids[many], submitted)
             await idle(worker)
-            worker_cpu += cpu_ms(worker) - cpu
-            web_cpu += cpu_ms(web) - web_before
+            cpu["worker"] += cpu_ms(worker) - before
+            cpu["web"] += cpu_ms(web) - web_before
+
+        for k in range(bursts):
+            many = slice(rounds_c1 + k * concurrency, rounds_c1 + (k + 1) * concurrency)
+            order = (bare_burst, confirm_burst) if k % 2 == 0 else (confirm_burst, bare_burst)
+            for burst in order:
+                await burst(many)
         per = 1 / (bursts * concurrency)
-        base_cpu, worker_cpu, web_cpu = base_cpu * per, worker_cpu * per, web_cpu * per
+        base_cpu, worker_cpu, web_cpu = cpu["base"] * per, cpu["worker"] * per, cpu["web"] * per
     for wf in baselines:
         await client.get_workflow_handle(wf).terminate("bench over")
 

@@ -515,10 +515,10 @@ async def lifecycle_history(settings: Settings) -> dict[str, float]:
 
 async def main() -> dict[str, float]:
     """The figures on a dev server of their own (`python -m starter.bench_submit`)."""
+    from starter.bench_process import bench_settings
     from starter.dev_server import fresh_dev_server
 
-    workdir = Path(tempfile.mkdtemp(prefix="deskflow-sbench-"))
-    settings = Settings(_env_file=None, dev=True, database_url=f"sqlite:///{workdir / 'a.db'}")
+    workdir, settings = bench_settings("deskflow-sbench-")
     async with await fresh_dev_server(settings, workdir) as env:
         return await submit_figures(
             env.client,
@@ -532,5 +532,6 @@ async def main() -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    for name, value in asyncio.run(main()).items():
-        print(f"{name} {value}")
+    from starter.bench_process import run_main
+
+    run_main(main)

@@ -192,3 +192,19 @@ def tdx_aims_met(figures: Mapping[str, float | int]) -> bool:
         figures[f"tdx_batch_w{w}_ratio"] <= 1.10 and figures[f"tdx_batch_w{w}_429_steady"] == 0
         for w in (1, 3)
     )
+
+
+async def main() -> dict[str, float | int]:
+    """The figures on a dev server of their own (`python -m starter.bench_tdx`)."""
+    from starter.bench_process import bench_settings
+    from starter.dev_server import fresh_dev_server
+
+    workdir, settings = bench_settings("deskflow-tbench-")
+    async with await fresh_dev_server(settings, workdir) as env:
+        return await tdx_batch_figures(env.client, settings)
+
+
+if __name__ == "__main__":
+    from starter.bench_process import run_main
+
+    run_main(main)

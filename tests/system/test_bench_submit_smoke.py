@@ -7,7 +7,14 @@ from starter.bench_submit import ORIGINAL_HISTORY_BYTES, submit_figures
 
 async def test_submit_bench_small(dev_env, settings, tmp_path):
     figures = await submit_figures(
-        dev_env.client, settings, rounds_c1=2, concurrency=3, bursts=2, batch=5, workdir=tmp_path
+        dev_env.client,
+        settings,
+        rounds_c1=2,
+        concurrency=3,
+        bursts=2,
+        batch=5,
+        settle=0,
+        workdir=tmp_path,
     )
     for q in ("p50_c1", "p95_c1", "p50_c100", "p95_c100"):
         assert figures[f"submit_vs_update_{q}"] > 0

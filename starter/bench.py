@@ -241,20 +241,25 @@ async def run_bench(write_docs: bool = False) -> int:
     print(f"machine: {machine}")
     for line in figure_lines(figures):
         print(line)
-    ok = figures["ratio"] >= 0.8 and figures["onprem_lifecycle_history_events"] <= 200
-    ok = ok and tdx_aims_met(figures) and submit_aims_met(figures)
-    print(
-        "aims met"
-        if ok
-        else "an aim was missed (ratio >= 0.8, history <= 200 events, "
-        "TDX batch <= 1.10 x its bound with no 429 in steady state, Confirm <= 1.5 x a bare "
-        "update, lifecycle history <= 70 % of before, no workflow-task timeout in the batch)"
-    )
+    missed = missed_aims(figures)
+    print("aims met" if not missed else f"aims missed: {'; '.join(missed)}")
     if write_docs:
         docs = ROOT / "docs" / "benchmarks.md"
         write_docs_section(docs, docs_section(figures, machine, datetime.now(UTC).date()))
         print(f"wrote the figures of {docs.relative_to(ROOT)}")
-    return 0 if ok else 1
+    return 1 if missed else 0
+
+
+def missed_aims(figures: dict[str, float | int]) -> list[str]:
+    """The aims this run missed, in words, so a failed `make bench` says which."""
+    aims = {
+        "RefreshTicket starts >= 0.8 x empty starts": figures["ratio"] >= 0.8,
+        "on-prem lifecycle <= 200 events": figures["onprem_lifecycle_history_events"] <= 200,
+        "TDX batch <= 1.10 x its bound, no 429 in steady state (issue 8)": tdx_aims_met(figures),
+        "Confirm <= 1.5 x a bare update, lifecycle history <= 70 % of before, no "
+        "workflow-task timeout in the batch (issue 15)": submit_aims_met(figures),
+    }
+    return [aim for aim, met in aims.items() if not met]
 
 
 async def _measure(log: Path) -> dict[str, float | int]:

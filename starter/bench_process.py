@@ -1,12 +1,12 @@
 """A bench held to an aim runs in a process of its own, on a dev server of its own.
 
-`deskflow bench` measures the start rates, slots, SLA clocks and the outage in its own process
-first; 10,000 SLA clocks leave that process holding more than a gigabyte, and the TDX batch
-and the submit bench both have their stand-ins and their clients in the bench's process. Run
-there, they measured a heap the earlier benches left and no user's deployment has: the
-100-at-once Confirm came out at 1.58-1.70 times the bare update in `make bench` and at 1.30
-in `python -m starter.bench_submit` on the same code. So `make bench` starts each of them as
-its module's own command, the way a reader re-runs one, and reads its figures back.
+The TDX batch and the submit bench have their stand-ins (and the submit bench its browsers
+and its bare-update client) in the process that runs them. In `make bench` that process had
+just run 10,000 SLA clocks on an in-process worker (1.7 GiB resident at their peak, 1.4 GiB
+still during the submit bench), and both figures came out worse there than on their own on
+the same code: the 100-at-once Confirm 1.58 and 1.70 times the bare update against 1.30, the
+TDX batch 1.11 and 1.12 times its bound against 1.05-1.06. So `make bench` starts each as its
+module's own command, the way a reader re-runs one, and reads its figures back.
 """
 
 from __future__ import annotations

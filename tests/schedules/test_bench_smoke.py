@@ -123,3 +123,31 @@ def test_issue_15_rows_and_aims_read_the_submit_figures():
     assert not submit_aims_met(figures | {"batch_2000_workflow_task_timeouts": 1})
     no_batch = {k: v for k, v in figures.items() if not k.startswith("batch_")}
     assert not submit_aims_met(no_batch)  # an aim not measured is not met
+
+
+def test_a_missed_aim_is_named():
+    from starter.bench import missed_aims
+
+    figures = {
+        "ratio": 0.87,
+        "onprem_lifecycle_history_events": 171,
+        **{f"tdx_batch_w{w}_429_steady": 0 for w in (1, 3)},
+        "tdx_batch_w1_ratio": 1.14,
+        "tdx_batch_w3_ratio": 1.06,
+        "submit_vs_update_p50_c1": 1.26,
+        "submit_vs_update_p95_c1": 1.37,
+        "submit_vs_update_p50_c100": 1.47,
+        "submit_vs_update_p95_c100": 1.47,
+        "history_bytes_full_onprem_lifecycle": 95_100,
+        "batch_2000_workflow_task_timeouts": 0,
+    }
+    assert missed_aims(figures) == [
+        "TDX batch <= 1.10 x its bound, no 429 in steady state (issue 8)"
+    ]
+    assert missed_aims(figures | {"tdx_batch_w1_ratio": 1.07}) == []
+    slow = figures | {"ratio": 0.7, "tdx_batch_w1_ratio": 1.0, "submit_vs_update_p95_c100": 1.6}
+    assert missed_aims(slow) == [
+        "RefreshTicket starts >= 0.8 x empty starts",
+        "Confirm <= 1.5 x a bare update, lifecycle history <= 70 % of before, no "
+        "workflow-task timeout in the batch (issue 15)",
+    ]

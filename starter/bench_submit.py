@@ -21,10 +21,9 @@ timed, is read with httpx.
   machine does in that second; each burst starts with the three processes idle and at
   least 20 s after the one before, whose leftovers the server is then done with, and
   which kind goes first is swapped every time: the first burst after a quiet spell was
-  about a tenth slower than the second, whichever kind it was). Each burst's p50 goes to
-  stderr. Each customer has an on-prem
-  ticket waiting for the wizard; the review page was opened before the clock starts, as a
-  customer would have.
+  about a tenth slower than the second, whichever kind it was; each burst's p50 goes to
+  stderr). Each customer has an on-prem ticket waiting for the wizard; the review page was
+  opened before the clock starts, as a customer would have.
 - `worker_cpu_ms_per_submit` and `baseline_worker_cpu_ms_per_update`: CPU time of each
   worker process per submit in the 100-at-once round, until the worker is idle again
   (for deskflow that includes what the submit sets off: the next status, the projection).
@@ -419,15 +418,16 @@ async def _latency_and_cpu(
         submit_c100: list[float] = []
         cpu = {"base": 0.0, "worker": 0.0, "web": 0.0}
 
-        last_burst = [time.monotonic()]
+        last_burst = time.monotonic()
 
         async def quiet() -> None:
-            await asyncio.sleep(max(0.0, last_burst[0] + settle - time.monotonic()))
+            await asyncio.sleep(max(0.0, last_burst + settle - time.monotonic()))
             for pid in (worker, base, web):
                 await idle(pid)
 
         def done(kind: str, latencies: list[float]) -> None:
-            last_burst[0] = time.monotonic()
+            nonlocal last_burst
+            last_burst = time.monotonic()
             p50 = statistics.median(latencies) * 1000
             print(f"burst of {len(latencies)} {kind}: p50 {p50:.1f} ms", file=sys.stderr)
 

@@ -171,9 +171,7 @@ async def tdx_batch(
     }
 
 
-async def tdx_batch_figures(
-    client: Client, settings: Settings, log: Path | None = None
-) -> dict[str, float | int]:
+async def tdx_batch_figures(client: Client, settings: Settings) -> dict[str, float | int]:
     """The batch with one worker process, then with three sharing the work."""
     from store.db import make_engine, migrate, session_factory
     from store.reference import load_reference_file
@@ -183,7 +181,7 @@ async def tdx_batch_figures(
         load_reference_file(ROOT / "demo" / "reference.yaml", db)
     figures: dict[str, float | int] = {}
     for workers in (1, 3):
-        figures |= await tdx_batch(client, settings, workers, log=log)
+        figures |= await tdx_batch(client, settings, workers)
     return figures
 
 
